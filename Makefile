@@ -1,0 +1,45 @@
+# Targets a newcomer can guess. `make run` and `make test` are the two commands the README
+# promises on a fresh machine.
+
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all help build run test lint bench clean opensearch
+
+all: build
+
+## help: list the targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## build: compile bin/infowork (cgo on: gojieba is C++)
+build:
+	CGO_ENABLED=1 $(GO) build -o bin/infowork ./cmd/infowork
+
+## run: build, then serve http://127.0.0.1:8080 with demo data (private PostgreSQL unless INFOWORK_DATABASE_URL is set)
+run: build
+	bin/infowork serve --demo
+
+## test: the whole suite against a real PostgreSQL (what CI runs)
+test:
+	scripts/test.sh
+
+## lint: gofmt, go vet and staticcheck
+lint:
+	@unformatted=$$(find . \( -name .data -o -name .git -o -name node_modules \) -prune -o -name '*.go' -print | xargs -r gofmt -l); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+## bench: Go benchmarks (results go to BENCHMARKS.md with the command used)
+bench:
+	$(GO) test -run '^$$' -bench . ./...
+
+## clean: remove build output and stop/remove the shared test cluster
+clean:
+	-@[ ! -d .data/testpg ] || $(GO) run ./scripts/testpg stop
+	rm -rf bin .data/testpg .data/testpg.lock
+
+## opensearch: start a local OpenSearch node for the engine conformance suite (not yet available)
+opensearch:
+	@echo "opensearch: not yet available"

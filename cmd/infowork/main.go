@@ -1,0 +1,106 @@
+// Command infowork is the single binary of the information work management system: the web
+// app, the indexer, migrations and administration commands. main only loads configuration, builds
+// the pieces and runs them; the logic lives in the packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `infowork — 信息工作管理系统
+
+Usage: infowork <command> [flags]
+
+Commands:
+  serve      web app and indexer in one process (required for the embedded engine)
+             --demo loads the demo data first when the database has none
+  web        web app only (external search engines)
+  indexer    outbox indexer only (external search engines)
+  migrate    apply database migrations
+  demo       load demo data  [--corpus DIR] [--limit N]
+  unit create --code CODE --name NAME [--kind direct|bureau|district|office] [--parent CODE] [--district NAME]
+  user create --username U --password P --role ROLE[,ROLE] [--unit CODE] [--clearance LEVEL] [--name NAME]
+  reindex    rebuild the search index from the database
+  audit verify   verify the audit log's hash chain
+  outbox replay  return dead-letter outbox rows to the queue
+  version
+
+Configuration (environment): INFOWORK_DATABASE_URL, INFOWORK_HTTP_ADDR (127.0.0.1:8080),
+INFOWORK_DATA_DIR (.data), INFOWORK_SEARCH_ENGINE (embedded), INFOWORK_SEARCH_URLS,
+INFOWORK_USER_DICT, INFOWORK_TRUSTED_PROXIES, INFOWORK_COOKIE_SECURE, INFOWORK_LOG_LEVEL.
+Without INFOWORK_DATABASE_URL a private PostgreSQL cluster is started under the data directory.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "infowork: %v\n\n%s", err, usage)
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "infowork: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError{"no command given"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, true, true)
+	case "web":
+		return cmdServe(ctx, rest, true, false)
+	case "indexer":
+		return cmdServe(ctx, rest, false, true)
+	case "migrate":
+		return cmdMigrate(ctx, rest)
+	case "demo":
+		return cmdDemo(ctx, rest)
+	case "unit":
+		if len(rest) == 0 || rest[0] != "create" {
+			return usageError{"unit: want 'unit create'"}
+		}
+		return cmdUnitCreate(ctx, rest[1:])
+	case "user":
+		if len(rest) == 0 || rest[0] != "create" {
+			return usageError{"user: want 'user create'"}
+		}
+		return cmdUserCreate(ctx, rest[1:])
+	case "reindex":
+		return cmdReindex(ctx, rest)
+	case "audit":
+		if len(rest) == 0 || rest[0] != "verify" {
+			return usageError{"audit: want 'audit verify'"}
+		}
+		return cmdAuditVerify(ctx, rest[1:])
+	case "outbox":
+		if len(rest) == 0 || rest[0] != "replay" {
+			return usageError{"outbox: want 'outbox replay'"}
+		}
+		return cmdOutboxReplay(ctx, rest[1:])
+	case "version":
+		fmt.Println("infowork", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+var version = "dev"

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"infowork/auth"
+	"infowork/demo"
+	"infowork/indexer"
+	"infowork/submission"
+	"infowork/webapp"
+)
+
+func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	withDemo := fs.Bool("demo", false, "load the demo data first when the database has none")
+	corpus := fs.String("corpus", "", "demo corpus folder (default ../shared/corpus/civic-messages)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log := cfg.logger()
+	if cfg.SearchEngine == "embedded" && withWeb != withIndexer {
+		return fmt.Errorf("the embedded search engine lives inside one process: run 'infowork serve' (web and indexer together), or configure INFOWORK_SEARCH_ENGINE=opensearch|elasticsearch to run them apart")
+	}
+	if withWeb {
+		// Fail fast on a taken port, before the slow start-up steps.
+		l, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s (INFOWORK_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+		}
+		l.Close()
+	}
+	db, err := cfg.openDB(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	an, err := cfg.analyzer(log)
+	if err != nil {
+		return err
+	}
+	defer an.Close()
+	engine, err := cfg.openEngine(an, log)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(indexer.NewOutboxCollector(db))
+
+	authSvc, err := auth.New(db, auth.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	subs := submission.New(db)
+
+	if *withDemo {
+		if err := loadDemoIfEmpty(ctx, db, authSvc, subs, *corpus); err != nil {
+			return err
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+
+	if withIndexer {
+		ix, err := indexer.New(indexer.Options{DB: db, Engine: engine, Logger: log, Registerer: reg,
+			Sources: map[string]indexer.Source{submission.Entity: submission.Documents}})
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- ix.Run(ctx)
+		}()
+	}
+	var app *webapp.App
+	if withWeb {
+		app, err = webapp.New(webapp.Options{DB: db, Auth: authSvc, Submissions: subs, Engine: engine, Logger: log,
+			Registerer: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies})
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := app.Listen(cfg.HTTPAddr); err != nil {
+				errc <- fmt.Errorf("http: %w", err)
+				return
+			}
+			errc <- nil
+		}()
+		printWelcome(cfg, *withDemo)
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	log.Info("shutting down")
+	if app != nil {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		if serr := app.Shutdown(sctx); serr != nil {
+			log.Warn("http shutdown", "err", serr)
+		}
+		scancel()
+	}
+	cancel()
+	wg.Wait()
+	return err
+}
+
+func printWelcome(cfg config, withDemo bool) {
+	fmt.Fprintf(os.Stdout, "\ninfowork 已启动：http://%s\n", cfg.HTTPAddr)
+	fmt.Fprintf(os.Stdout, "  数据目录 %s，搜索引擎 %s\n", cfg.DataDir, cfg.SearchEngine)
+	if withDemo {
+		fmt.Fprintf(os.Stdout, "  演示账户（密码均为 %s）：\n", demo.Password)
+		for _, a := range demo.Accounts {
+			fmt.Fprintf(os.Stdout, "    %-11s %s\n", a.Username, a.Note)
+		}
+	}
+	fmt.Fprintln(os.Stdout, "  按 Ctrl+C 停止。")
+}
+
+func loadDemoIfEmpty(ctx context.Context, db *pgxpool.Pool, authSvc *auth.Service, subs *submission.Service, corpus string) error {
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM submissions WHERE source = 'demo'`).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return loadDemo(ctx, db, authSvc, subs, corpus, 0)
+}
+
+func loadDemo(ctx context.Context, db *pgxpool.Pool, authSvc *auth.Service, subs *submission.Service, corpus string, limit int) error {
+	ds, err := demo.Load(corpus, limit)
+	if err != nil {
+		return err
+	}
+	for _, w := range ds.Warnings {
+		fmt.Fprintln(os.Stderr, "demo:", w)
+	}
+	res, err := demo.Seed(ctx, db, authSvc, subs, ds, os.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "demo: %s — %d 个单位，%d 个类别，%d 个账户，%d 条信息（跳过 %d），用时 %s\n",
+		ds.Source, res.Units, res.Categories, res.Accounts, res.Messages, res.Skipped, res.Took.Round(time.Millisecond))
+	return nil
+}
+
+func cmdDemo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	corpus := fs.String("corpus", "", "corpus folder (default ../shared/corpus/civic-messages)")
+	limit := fs.Int("limit", 0, "load at most N messages (0 = all)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *limit < 0 {
+		return usageError{"--limit must be 0 or more"}
+	}
+	cfg, db, log, err := setup(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	authSvc, err := auth.New(db, auth.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := loadDemo(ctx, db, authSvc, submission.New(db), *corpus, *limit); err != nil {
+		return err
+	}
+	_ = cfg
+	fmt.Printf("演示账户（密码均为 %s）：\n", demo.Password)
+	for _, a := range demo.Accounts {
+		fmt.Printf("  %-11s %s\n", a.Username, a.Note)
+	}
+	fmt.Println("报送信息将由运行中的 'infowork serve' 建立索引。")
+	return nil
+}
+
+// setup loads the configuration and opens the (migrated) database.
+func setup(ctx context.Context) (config, *pgxpool.Pool, *slog.Logger, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	log := cfg.logger()
+	db, err := cfg.openDB(ctx, log)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	return cfg, db, log, nil
+}
+

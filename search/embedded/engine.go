@@ -1,0 +1,366 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"infowork/analyzers"
+	"infowork/search"
+)
+
+// IndexName is the directory of the index under Options.Dir; the suffix is the version of the
+// document layout and changes whenever a field changes (a reindex builds the next one).
+const IndexName = "submissions.v1"
+
+const (
+	defaultBatchSize = 1000
+	titleBoost       = 3.0
+	noReaders        = "*" // readers value of a document without a readers list
+	lockTimeout      = "2s"
+)
+
+// Field names in the index.
+const (
+	fTitle          = "title"
+	fBody           = "body"
+	fUnit           = "unit"
+	fCategory       = "category"
+	fDistrict       = "district"
+	fMonth          = "month"
+	fClassification = "classification"
+	fLevel          = "level"
+	fReaders        = "readers"
+	fDate           = "date"
+	// stored only
+	fUnitName    = "unit_name"
+	fSubcategory = "subcategory"
+	fUrgency     = "urgency"
+	fState       = "state"
+	fKind        = "kind"
+	fVersion     = "version"
+	fDateText    = "date_text"
+)
+
+var facetFields = map[string]string{
+	search.FacetUnit:           fUnit,
+	search.FacetCategory:       fCategory,
+	search.FacetDistrict:       fDistrict,
+	search.FacetMonth:          fMonth,
+	search.FacetClassification: fClassification,
+}
+
+// Options configures the engine.
+type Options struct {
+	Dir       string              // data directory; the index lives in Dir/IndexName
+	Analyzer  *analyzers.Analyzer // required; shared with the rest of the process
+	Logger    *slog.Logger        // default slog.Default()
+	BatchSize int                 // documents per Bleve batch inside one Apply; default 1000
+}
+
+// Engine is the embedded Bleve engine.
+type Engine struct {
+	idx       bleve.Index
+	an        *analyzers.Analyzer
+	log       *slog.Logger
+	batchSize int
+	path      string
+
+	applyMu sync.Mutex // makes version check + write atomic
+}
+
+var _ search.Engine = (*Engine)(nil)
+
+// ErrLocked is returned by Open when another process holds the index directory.
+var ErrLocked = errors.New("索引目录已被另一个进程占用 (index directory in use by another process)")
+
+// Open opens the index under opts.Dir, creating it if missing.
+func Open(opts Options) (*Engine, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("embedded: Options.Dir is required")
+	}
+	if opts.Analyzer == nil {
+		return nil, errors.New("embedded: Options.Analyzer is required")
+	}
+	if opts.BatchSize < 0 {
+		return nil, fmt.Errorf("embedded: Options.BatchSize %d must not be negative", opts.BatchSize)
+	}
+	if opts.BatchSize == 0 {
+		opts.BatchSize = defaultBatchSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger.With("component", "search_embedded")
+	path := filepath.Join(opts.Dir, IndexName)
+	cfg := map[string]any{"bolt_timeout": lockTimeout}
+
+	var idx bleve.Index
+	var err error
+	if _, statErr := os.Stat(filepath.Join(path, "index_meta.json")); statErr == nil {
+		idx, err = bleve.OpenUsing(path, cfg)
+	} else {
+		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("embedded: create data dir: %w", err)
+		}
+		idx, err = bleve.NewUsing(path, newMapping(), bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, cfg)
+		if err == nil {
+			log.Info("created search index", "path", path)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("embedded: open %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+	}
+	return &Engine{idx: idx, an: opts.Analyzer, log: log, batchSize: opts.BatchSize, path: path}, nil
+}
+
+// newMapping is the stored mapping. Documents are built by hand (IndexAdvanced), so it only
+// switches off dynamic indexing; it names no custom analyzer.
+func newMapping() mapping.IndexMapping {
+	m := bleve.NewIndexMapping()
+	m.DefaultMapping.Dynamic = false
+	m.DefaultMapping.Enabled = true
+	m.DefaultAnalyzer = "keyword"
+	return m
+}
+
+// Name implements search.Engine.
+func (e *Engine) Name() string { return "embedded" }
+
+// Ping implements search.Engine.
+func (e *Engine) Ping(ctx context.Context) error {
+	if _, err := e.idx.DocCount(); err != nil {
+		return fmt.Errorf("embedded: ping: %w: %w", search.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Count implements search.Engine.
+func (e *Engine) Count(ctx context.Context) (int, error) {
+	n, err := e.idx.DocCount()
+	if err != nil {
+		return 0, fmt.Errorf("embedded: count: %w", err)
+	}
+	return int(n), nil
+}
+
+// Close implements search.Engine.
+func (e *Engine) Close() error {
+	if err := e.idx.Close(); err != nil {
+		return fmt.Errorf("embedded: close: %w", err)
+	}
+	return nil
+}
+
+// Version records live in the internal store under "v/<id>": 8 bytes version, 1 byte state.
+const (
+	stateLive    = 1
+	stateDeleted = 2
+)
+
+func versionKey(id string) []byte { return []byte("v/" + id) }
+
+func encodeVersion(v int64, state byte) []byte {
+	b := make([]byte, 9)
+	binary.BigEndian.PutUint64(b, uint64(v))
+	b[8] = state
+	return b
+}
+
+func (e *Engine) storedVersion(id string) (v int64, state byte, err error) {
+	b, err := e.idx.GetInternal(versionKey(id))
+	if err != nil || len(b) != 9 {
+		return 0, 0, err
+	}
+	return int64(binary.BigEndian.Uint64(b)), b[8], nil
+}
+
+// Versions implements search.Engine.
+func (e *Engine) Versions(ctx context.Context, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	for _, id := range ids {
+		v, state, err := e.storedVersion(id)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: versions: %w", err)
+		}
+		if state == stateLive {
+			out[id] = v
+		}
+	}
+	return out, nil
+}
+
+// Apply implements search.Engine.
+func (e *Engine) Apply(ctx context.Context, ops []search.Op) ([]search.OpResult, error) {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	results := make([]search.OpResult, len(ops))
+	// pending holds the version each id gets from this call, so duplicates within one call
+	// are checked against each other too.
+	pending := map[string]int64{}
+	batch := e.idx.NewBatch()
+	inBatch := 0
+	flush := func() error {
+		if inBatch == 0 {
+			return nil
+		}
+		if err := e.idx.Batch(batch); err != nil {
+			return err
+		}
+		// A fresh batch, not Reset: scorch's analysis goroutine may still be ranging over
+		// the old batch's map when Batch returns (reported by -race).
+		batch = e.idx.NewBatch()
+		inBatch = 0
+		return nil
+	}
+	for i, op := range ops {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("embedded: apply: %w", err)
+		}
+		results[i].ID = op.ID
+		if op.ID == "" {
+			results[i].Err, results[i].Permanent = errors.New("embedded: empty document id"), true
+			continue
+		}
+		cur, ok := pending[op.ID]
+		if !ok {
+			v, state, err := e.storedVersion(op.ID)
+			if err != nil {
+				return nil, fmt.Errorf("embedded: apply: read version of %s: %w", op.ID, err)
+			}
+			if state != 0 {
+				cur, ok = v, true
+			}
+		}
+		if ok && op.Version <= cur {
+			results[i].Stale = true
+			continue
+		}
+		switch op.Kind {
+		case search.OpUpsert:
+			if op.Doc == nil {
+				results[i].Err, results[i].Permanent = fmt.Errorf("embedded: upsert %s without a document", op.ID), true
+				continue
+			}
+			doc, err := e.buildDocument(op)
+			if err != nil {
+				results[i].Err, results[i].Permanent = err, true
+				continue
+			}
+			if err := batch.IndexAdvanced(doc); err != nil {
+				results[i].Err, results[i].Permanent = fmt.Errorf("embedded: index %s: %w", op.ID, err), true
+				continue
+			}
+			batch.SetInternal(versionKey(op.ID), encodeVersion(op.Version, stateLive))
+		case search.OpDelete:
+			batch.Delete(op.ID)
+			batch.SetInternal(versionKey(op.ID), encodeVersion(op.Version, stateDeleted))
+		default:
+			results[i].Err, results[i].Permanent = fmt.Errorf("embedded: unknown op kind %d", op.Kind), true
+			continue
+		}
+		pending[op.ID] = op.Version
+		inBatch++
+		if inBatch >= e.batchSize {
+			if err := flush(); err != nil {
+				return nil, fmt.Errorf("embedded: apply: %w: %w", search.ErrUnavailable, err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, fmt.Errorf("embedded: apply: %w: %w", search.ErrUnavailable, err)
+	}
+	return results, nil
+}
+
+var levelNames = []string{"public", "internal", "secret", "confidential"}
+
+// levelName is the facet value of a classification level (label.Level names).
+func levelName(l int) string {
+	if l >= 0 && l < len(levelNames) {
+		return levelNames[l]
+	}
+	return "level(" + strconv.Itoa(l) + ")"
+}
+
+const (
+	textOpts    = index.IndexField | index.StoreField | index.IncludeTermVectors
+	keywordOpts = index.IndexField | index.DocValues
+	storedOpts  = index.StoreField
+)
+
+func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
+	d := op.Doc
+	doc := document.NewDocument(op.ID)
+	an := tokenAnalyzer{e.an}
+	doc.AddField(document.NewTextFieldCustom(fTitle, nil, []byte(d.Title), textOpts, an))
+	doc.AddField(document.NewTextFieldCustom(fBody, nil, []byte(d.Body), textOpts, an))
+	keyword := func(name, v string, opts index.FieldIndexingOptions, pos []uint64) {
+		doc.AddField(document.NewTextFieldWithIndexingOptions(name, pos, []byte(v), opts))
+	}
+	keyword(fUnit, d.Unit, keywordOpts|index.StoreField, nil)
+	keyword(fCategory, d.Category, keywordOpts|index.StoreField, nil)
+	if d.District != "" {
+		keyword(fDistrict, d.District, keywordOpts|index.StoreField, nil)
+	}
+	month := ""
+	if !d.Date.IsZero() {
+		month = search.Month(d.Date)
+		keyword(fMonth, month, keywordOpts, nil)
+		dt, err := document.NewDateTimeFieldWithIndexingOptions(fDate, nil, d.Date, "", keywordOpts)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: index %s: date: %w", op.ID, err)
+		}
+		doc.AddField(dt)
+		keyword(fDateText, d.Date.Format("2006-01-02T15:04:05.999999999Z07:00"), storedOpts, nil)
+	}
+	keyword(fClassification, levelName(d.Classification), keywordOpts, nil)
+	doc.AddField(document.NewNumericFieldWithIndexingOptions(fLevel, nil, float64(d.Classification), index.IndexField|index.StoreField))
+	if len(d.Readers) == 0 {
+		keyword(fReaders, noReaders, index.IndexField, nil)
+	}
+	for i, r := range d.Readers {
+		keyword(fReaders, r, index.IndexField, []uint64{uint64(i)})
+	}
+	keyword(fUnitName, d.UnitName, storedOpts, nil)
+	keyword(fSubcategory, d.Subcategory, storedOpts, nil)
+	keyword(fUrgency, d.Urgency, storedOpts, nil)
+	keyword(fState, d.State, storedOpts, nil)
+	keyword(fKind, d.Kind, storedOpts, nil)
+	keyword(fVersion, strconv.FormatInt(op.Version, 10), storedOpts, nil)
+	return doc, nil
+}
+
+// tokenAnalyzer hands the analyzers package's index tokens to Bleve unchanged.
+type tokenAnalyzer struct{ a *analyzers.Analyzer }
+
+func (t tokenAnalyzer) Analyze(text []byte) analysis.TokenStream {
+	toks := t.a.Index(string(text))
+	out := make(analysis.TokenStream, len(toks))
+	for i, tok := range toks {
+		out[i] = &analysis.Token{
+			Term:     []byte(tok.Term),
+			Start:    tok.Start,
+			End:      tok.End,
+			Position: tok.Position + 1, // Bleve positions are 1-based
+			Type:     analysis.Ideographic,
+		}
+	}
+	return out
+}

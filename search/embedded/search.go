@@ -1,0 +1,314 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	bsearch "github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"infowork/search"
+)
+
+// facetFetch is how many values Bleve returns per facet before we sort and cut; the counts are
+// exact for every value, only the list is trimmed.
+const facetFetch = 1000
+
+var hitFields = []string{fTitle, fBody, fUnit, fUnitName, fCategory, fDistrict, fLevel, fUrgency, fState, fDateText, fVersion}
+
+// Search implements search.Engine.
+func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {
+	start := time.Now()
+	page, size, facetSize, err := limits(q)
+	if err != nil {
+		return search.Result{}, err
+	}
+	node, err := search.ParseQuery(q.Text)
+	if err != nil {
+		return search.Result{}, fmt.Errorf("embedded: search: %w", err)
+	}
+	text := e.textQuery(node)
+
+	bq := query.NewBooleanQuery([]query.Query{text}, nil, nil)
+	bq.AddFilter(query.NewConjunctionQuery(append(scopeFilter(q.Scope), filters(q)...)))
+
+	req := bleve.NewSearchRequestOptions(bq, size, (page-1)*size, false)
+	req.Fields = hitFields
+	if q.Sort == search.SortDate {
+		req.SortBy([]string{"-" + fDate, "_id"})
+		req.Score = "none"
+	} else {
+		req.SortBy([]string{"-_score", "-" + fDate, "_id"})
+	}
+	for _, name := range q.Facets {
+		f, ok := facetFields[name]
+		if !ok {
+			return search.Result{}, fmt.Errorf("embedded: search: %w: 不支持的分面 %q", search.ErrBadQuery, name)
+		}
+		req.AddFacet(name, bleve.NewFacetRequest(f, facetFetch))
+	}
+	res, err := e.idx.SearchInContext(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return search.Result{}, fmt.Errorf("embedded: search: %w", ctx.Err())
+		}
+		return search.Result{}, fmt.Errorf("embedded: search: %w: %w", search.ErrUnavailable, err)
+	}
+
+	var terms []string
+	for _, t := range search.PositiveTexts(node) {
+		for _, tok := range e.an.Query(t) {
+			terms = append(terms, tok.Term)
+		}
+	}
+	out := search.Result{Total: int(res.Total), Hits: make([]search.Hit, 0, len(res.Hits))}
+	for _, h := range res.Hits {
+		str := func(f string) string { s, _ := h.Fields[f].(string); return s }
+		hit := search.Hit{
+			ID:       h.ID,
+			Score:    h.Score,
+			Title:    str(fTitle),
+			Unit:     str(fUnit),
+			UnitName: str(fUnitName),
+			Category: str(fCategory),
+			District: str(fDistrict),
+			Urgency:  str(fUrgency),
+			State:    str(fState),
+		}
+		if math.IsNaN(hit.Score) || q.Sort == search.SortDate {
+			hit.Score = 0
+		}
+		if lv, ok := h.Fields[fLevel].(float64); ok {
+			hit.Classification = int(lv)
+		}
+		hit.Version, _ = strconv.ParseInt(str(fVersion), 10, 64)
+		if d := str(fDateText); d != "" {
+			hit.Date, _ = time.Parse(time.RFC3339Nano, d)
+		}
+		hit.TitleHTML = e.an.Highlight(hit.Title, terms, 0)
+		hit.Snippet = e.an.Highlight(str(fBody), terms, snippetRunes)
+		out.Hits = append(out.Hits, hit)
+	}
+	if len(q.Facets) > 0 {
+		out.Facets = make(map[string][]search.FacetValue, len(q.Facets))
+		for _, name := range q.Facets {
+			out.Facets[name] = facetValues(name, res.Facets[name], facetSize)
+		}
+	}
+	out.Took = time.Since(start)
+	return out, nil
+}
+
+const snippetRunes = 160
+
+func limits(q search.Query) (page, size, facetSize int, err error) {
+	page, size, facetSize = q.Page, q.Size, q.FacetSize
+	if page == 0 {
+		page = 1
+	}
+	if size == 0 {
+		size = search.DefaultPageSize
+	}
+	if facetSize == 0 {
+		facetSize = search.DefaultFacetSize
+	}
+	switch {
+	case page < 1:
+		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 页码必须大于 0（page=%d）", search.ErrBadQuery, q.Page)
+	case size < 1 || size > search.MaxPageSize:
+		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 每页条数须在 1–%d 之间（size=%d）", search.ErrBadQuery, search.MaxPageSize, q.Size)
+	case page > search.MaxResultWindow/size:
+		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 翻页过深，最多查看前 %d 条结果", search.ErrBadQuery, search.MaxResultWindow)
+	case facetSize < 1 || facetSize > facetFetch:
+		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 分面条数须在 1–%d 之间（facet_size=%d）", search.ErrBadQuery, facetFetch, q.FacetSize)
+	case q.Sort != "" && q.Sort != search.SortRelevance && q.Sort != search.SortDate:
+		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 不支持的排序方式 %q", search.ErrBadQuery, q.Sort)
+	case !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From):
+		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 结束日期早于开始日期", search.ErrBadQuery)
+	}
+	return page, size, facetSize, nil
+}
+
+func facetValues(name string, fr *bsearch.FacetResult, size int) []search.FacetValue {
+	vals := []search.FacetValue{}
+	if fr == nil || fr.Terms == nil {
+		return vals
+	}
+	for _, t := range fr.Terms.Terms() {
+		vals = append(vals, search.FacetValue{Value: t.Term, Count: t.Count})
+	}
+	if name == search.FacetMonth {
+		sort.Slice(vals, func(i, j int) bool { return vals[i].Value > vals[j].Value })
+	} else {
+		sort.Slice(vals, func(i, j int) bool {
+			if vals[i].Count != vals[j].Count {
+				return vals[i].Count > vals[j].Count
+			}
+			return vals[i].Value < vals[j].Value
+		})
+	}
+	if len(vals) > size {
+		vals = vals[:size]
+	}
+	return vals
+}
+
+// scopeFilter restricts results to what q.Scope may see; the zero Scope matches nothing.
+func scopeFilter(s search.Scope) []query.Query {
+	if s.MaxLevel < 0 {
+		return []query.Query{query.NewMatchNoneQuery()}
+	}
+	var fs []query.Query
+	maxLevel, incl := float64(s.MaxLevel), true
+	fs = append(fs, query.NewNumericRangeInclusiveQuery(nil, &maxLevel, nil, &incl))
+	fs[0].(*query.NumericRangeQuery).SetField(fLevel)
+	if !s.AllUnits {
+		fs = append(fs, anyTerm(fUnit, s.Units))
+	}
+	readers := []string{noReaders}
+	for _, p := range s.Principals {
+		if p != noReaders && p != "" {
+			readers = append(readers, p)
+		}
+	}
+	fs = append(fs, anyTerm(fReaders, readers))
+	return fs
+}
+
+func filters(q search.Query) []query.Query {
+	var fs []query.Query
+	if len(q.Units) > 0 {
+		fs = append(fs, anyTerm(fUnit, q.Units))
+	}
+	if len(q.Categories) > 0 {
+		fs = append(fs, anyTerm(fCategory, q.Categories))
+	}
+	if len(q.Districts) > 0 {
+		fs = append(fs, anyTerm(fDistrict, q.Districts))
+	}
+	if len(q.Months) > 0 {
+		fs = append(fs, anyTerm(fMonth, q.Months))
+	}
+	if len(q.Classifications) > 0 {
+		names := make([]string, len(q.Classifications))
+		for i, l := range q.Classifications {
+			names[i] = levelName(l)
+		}
+		fs = append(fs, anyTerm(fClassification, names))
+	}
+	if !q.From.IsZero() || !q.To.IsZero() {
+		incl := true
+		dq := query.NewDateRangeInclusiveQuery(q.From, q.To, &incl, &incl)
+		dq.SetField(fDate)
+		fs = append(fs, dq)
+	}
+	return fs
+}
+
+// anyTerm matches documents whose keyword field holds one of values (none: nothing).
+func anyTerm(field string, values []string) query.Query {
+	if len(values) == 0 {
+		return query.NewMatchNoneQuery()
+	}
+	qs := make([]query.Query, len(values))
+	for i, v := range values {
+		tq := query.NewTermQuery(v)
+		tq.SetField(field)
+		qs[i] = tq
+	}
+	if len(qs) == 1 {
+		return qs[0]
+	}
+	return query.NewDisjunctionQuery(qs)
+}
+
+// textQuery translates the parsed query. Words and phrases become term or phrase queries over
+// the analyzer's precise tokens; a word without tokens (a stop word) drops out.
+func (e *Engine) textQuery(n search.Node) query.Query {
+	if q := e.translate(n); q != nil {
+		return q
+	}
+	return query.NewMatchNoneQuery()
+}
+
+func (e *Engine) translate(n search.Node) query.Query {
+	switch n := n.(type) {
+	case search.All:
+		return query.NewMatchAllQuery()
+	case search.Word:
+		return e.match(n.Text, n.Field)
+	case search.Phrase:
+		return e.match(n.Text, n.Field)
+	case search.Or:
+		var qs []query.Query
+		for _, c := range n.Nodes {
+			if q := e.translate(c); q != nil {
+				qs = append(qs, q)
+			}
+		}
+		if len(qs) == 0 {
+			return nil
+		}
+		return query.NewDisjunctionQuery(qs)
+	case search.And:
+		var must, not []query.Query
+		for _, c := range n.Nodes {
+			if nn, ok := c.(search.Not); ok {
+				if q := e.translate(nn.Node); q != nil {
+					not = append(not, q)
+				}
+				continue
+			}
+			if q := e.translate(c); q != nil {
+				must = append(must, q)
+			}
+		}
+		if len(must) == 0 {
+			return nil
+		}
+		if len(not) == 0 {
+			return query.NewConjunctionQuery(must)
+		}
+		return query.NewBooleanQuery(must, nil, not)
+	case search.Not:
+		// The parser only puts Not under And; treat a stray one as "everything but".
+		if q := e.translate(n.Node); q != nil {
+			return query.NewBooleanQuery([]query.Query{query.NewMatchAllQuery()}, nil, []query.Query{q})
+		}
+	}
+	return nil
+}
+
+func (e *Engine) match(text, field string) query.Query {
+	toks := e.an.Query(text)
+	if len(toks) == 0 {
+		return nil
+	}
+	terms := make([]string, len(toks))
+	for i, t := range toks {
+		terms[i] = t.Term
+	}
+	one := func(f string, boost float64) query.Query {
+		if len(terms) == 1 {
+			q := query.NewTermQuery(terms[0])
+			q.SetField(f)
+			q.SetBoost(boost)
+			return q
+		}
+		q := query.NewPhraseQuery(terms, f)
+		q.SetBoost(boost)
+		return q
+	}
+	switch field {
+	case search.FieldTitle:
+		return one(fTitle, 1)
+	case search.FieldBody:
+		return one(fBody, 1)
+	}
+	return query.NewDisjunctionQuery([]query.Query{one(fTitle, titleBoost), one(fBody, 1)})
+}

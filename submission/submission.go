@@ -1,0 +1,495 @@
+// Package submission is the domain of reports (报送信息) that units submit.
+//
+// Every change is written in one transaction together with its outbox row, so the search index
+// follows the database without ever being the source of truth. Reads go through access.Predicate,
+// so a record the caller may not see is indistinguishable from one that does not exist.
+package submission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/microcosm-cc/bluemonday"
+
+	"infowork/access"
+	"infowork/audit"
+	"infowork/label"
+	"infowork/outbox"
+	"infowork/search"
+	"infowork/store"
+)
+
+// Entity is the outbox entity name of submissions.
+const Entity = "submission"
+
+// Urgencies.
+const (
+	UrgencyNormal     = "normal"
+	UrgencyUrgent     = "urgent"
+	UrgencyVeryUrgent = "very_urgent"
+)
+
+var urgencyNames = map[string]string{UrgencyNormal: "平急", UrgencyUrgent: "加急", UrgencyVeryUrgent: "特急"}
+
+// UrgencyName returns the zh-CN name of an urgency.
+func UrgencyName(u string) string { return urgencyNames[u] }
+
+// Urgencies lists the urgencies in display order.
+var Urgencies = []string{UrgencyNormal, UrgencyUrgent, UrgencyVeryUrgent}
+
+// States (the foundation knows only submitted; the workflow issue adds the rest as data).
+const StateSubmitted = "submitted"
+
+var stateNames = map[string]string{StateSubmitted: "已报送"}
+
+// StateName returns the zh-CN name of a state.
+func StateName(s string) string {
+	if n, ok := stateNames[s]; ok {
+		return n
+	}
+	return s
+}
+
+// Limits.
+const (
+	MaxTitleRunes = 200
+	MaxBodyRunes  = 50000
+)
+
+// ValidationError lists problems with input, by field; the web layer shows them next to the
+// fields and the API answers 422.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, 0, len(e.Fields))
+	for _, f := range []string{"title", "body", "category", "urgency", "classification", "writer_name", "writer_phone"} {
+		if m, ok := e.Fields[f]; ok {
+			parts = append(parts, m)
+		}
+	}
+	return strings.Join(parts, "；")
+}
+
+func (e *ValidationError) add(field, msg string) {
+	if e.Fields == nil {
+		e.Fields = map[string]string{}
+	}
+	if _, ok := e.Fields[field]; !ok {
+		e.Fields[field] = msg
+	}
+}
+
+// Input is what a reporter submits.
+type Input struct {
+	Title          string
+	Body           string // plain text; paragraphs separated by newlines
+	BodyHTML       string // rich text; used instead of Body when set (sanitized)
+	CategoryCode   string
+	Urgency        string
+	Classification string // contract name or Chinese marking; default public
+	WriterName     string
+	WriterPhone    string
+	IdempotencyKey string // optional; a retried request with the same key returns the first result
+	Source         string // web (default), api, demo, import
+	SourceRef      string // external id for imports; unique per source
+	ReportedAt     time.Time
+}
+
+// Submission is a stored report as a reader sees it.
+type Submission struct {
+	ID             int64
+	Version        int64
+	Title          string
+	BodyHTML       string
+	BodyText       string
+	UnitCode       string
+	UnitName       string
+	CategoryCode   string
+	CategoryName   string
+	CategoryTop    string
+	District       string
+	Urgency        string
+	Classification label.Level
+	State          string
+	WriterName     string
+	WriterPhone    string
+	AuthorName     string
+	ReportedAt     time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Service stores and reads submissions.
+type Service struct {
+	db     *pgxpool.Pool
+	policy *bluemonday.Policy
+}
+
+// New builds the service.
+func New(db *pgxpool.Pool) *Service {
+	return &Service{db: db, policy: bodyPolicy()}
+}
+
+// bodyPolicy allows the structure a report needs and nothing that can run or load.
+func bodyPolicy() *bluemonday.Policy {
+	p := bluemonday.NewPolicy()
+	p.AllowElements("p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "blockquote", "h2", "h3", "h4",
+		"table", "thead", "tbody", "tr", "th", "td", "sub", "sup")
+	p.AllowAttrs("colspan", "rowspan").Matching(regexp.MustCompile(`^[0-9]{1,2}$`)).OnElements("td", "th")
+	p.AllowStandardURLs()
+	p.AllowAttrs("href").OnElements("a")
+	p.RequireNoFollowOnLinks(true)
+	return p
+}
+
+// Sanitize returns the safe HTML of a rich-text body.
+func (s *Service) Sanitize(h string) string { return s.policy.Sanitize(h) }
+
+// TextToHTML turns plain text into escaped paragraphs.
+func TextToHTML(t string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.ReplaceAll(t, "\r\n", "\n"), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		b.WriteString("<p>")
+		b.WriteString(html.EscapeString(line))
+		b.WriteString("</p>\n")
+	}
+	return b.String()
+}
+
+var (
+	blockEnd = regexp.MustCompile(`(?i)</(p|li|h[1-6]|tr|blockquote|table)>|<br\s*/?>`)
+	anyTag   = regexp.MustCompile(`<[^>]*>`)
+	spaces   = regexp.MustCompile(`[ \t\x{3000}\x{00a0}]+`)
+	newlines = regexp.MustCompile(`\n\s*\n+`)
+)
+
+// HTMLToText extracts the plain text of sanitized HTML, one paragraph per line.
+func HTMLToText(h string) string {
+	t := blockEnd.ReplaceAllString(h, "\n")
+	t = anyTag.ReplaceAllString(t, "")
+	t = html.UnescapeString(t)
+	t = spaces.ReplaceAllString(t, " ")
+	t = newlines.ReplaceAllString(t, "\n")
+	lines := strings.Split(t, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+var phoneRE = regexp.MustCompile(`^[0-9+\- ()]{5,20}$`)
+
+type prepared struct {
+	title, bodyHTML, bodyText string
+	categoryID                *int64
+	urgency                   string
+	level                     label.Level
+}
+
+func (s *Service) validate(ctx context.Context, db store.DB, sub access.Subject, in Input) (prepared, error) {
+	var p prepared
+	ve := &ValidationError{}
+	p.title = strings.Join(strings.Fields(in.Title), " ")
+	switch n := utf8.RuneCountInString(p.title); {
+	case n == 0:
+		ve.add("title", "标题不能为空")
+	case n > MaxTitleRunes:
+		ve.add("title", fmt.Sprintf("标题最多 %d 个字（现在 %d 个）", MaxTitleRunes, n))
+	}
+	if strings.TrimSpace(in.BodyHTML) != "" {
+		p.bodyHTML = s.policy.Sanitize(in.BodyHTML)
+	} else {
+		p.bodyHTML = TextToHTML(in.Body)
+	}
+	p.bodyText = HTMLToText(p.bodyHTML)
+	switch n := utf8.RuneCountInString(p.bodyText); {
+	case n == 0:
+		ve.add("body", "正文不能为空")
+	case n > MaxBodyRunes:
+		ve.add("body", fmt.Sprintf("正文最多 %d 个字（现在 %d 个）", MaxBodyRunes, n))
+	}
+	p.urgency = in.Urgency
+	if p.urgency == "" {
+		p.urgency = UrgencyNormal
+	}
+	if _, ok := urgencyNames[p.urgency]; !ok {
+		ve.add("urgency", "紧急程度只能是 normal（平急）、urgent（加急）或 very_urgent（特急）")
+	}
+	if in.Classification != "" {
+		l, err := label.Parse(in.Classification)
+		if err != nil {
+			ve.add("classification", "密级只能是 public（公开）、internal（内部）、secret（秘密）或 confidential（机密）")
+		} else {
+			p.level = l
+		}
+	}
+	if !sub.Clearance.Dominates(p.level) {
+		ve.add("classification", fmt.Sprintf("不能报送高于本人密级（%s）的信息", sub.Clearance.Chinese()))
+	}
+	if in.CategoryCode != "" {
+		var id int64
+		err := db.QueryRow(ctx, `SELECT id FROM categories WHERE code = $1 AND active`, in.CategoryCode).Scan(&id)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			ve.add("category", fmt.Sprintf("类别 %q 不存在", in.CategoryCode))
+		case err != nil:
+			return p, fmt.Errorf("submission: check category: %w", err)
+		default:
+			p.categoryID = &id
+		}
+	}
+	if utf8.RuneCountInString(in.WriterName) > 50 {
+		ve.add("writer_name", "执笔人姓名最多 50 个字")
+	}
+	if in.WriterPhone != "" && !phoneRE.MatchString(in.WriterPhone) {
+		ve.add("writer_phone", "联系电话格式不正确")
+	}
+	if len(in.IdempotencyKey) > 100 {
+		ve.add("title", "Idempotency-Key 最长 100 个字符")
+	}
+	if len(ve.Fields) > 0 {
+		return p, ve
+	}
+	return p, nil
+}
+
+// ErrForbidden means the subject may not perform the action at all (HTTP 403).
+var ErrForbidden = errors.New("forbidden")
+
+// Created is the result of Create.
+type Created struct {
+	ID        int64
+	Version   int64
+	Duplicate bool // an earlier request with the same idempotency key or source ref created it
+}
+
+// Create stores a report for the subject's unit and enqueues it for indexing, in one transaction.
+func (s *Service) Create(ctx context.Context, sub access.Subject, in Input, clientIP string) (Created, error) {
+	if !sub.CanSubmit() {
+		return Created{}, fmt.Errorf("submission: create: %w: only reporters and unit approvers of a unit may submit", ErrForbidden)
+	}
+	var out Created
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var err error
+		out, err = s.CreateTx(ctx, tx, sub.UnitCode, sub, in)
+		if err != nil || out.Duplicate {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{UserID: sub.UserID, Username: sub.Username, ClientIP: clientIP,
+			Action: "submission.create", Object: "submission:" + strconv.FormatInt(out.ID, 10), Label: intPtr(int(s.lastLevel(in)))})
+	})
+	return out, err
+}
+
+func (s *Service) lastLevel(in Input) label.Level {
+	l, _ := label.Parse(in.Classification)
+	return l
+}
+
+func intPtr(i int) *int { return &i }
+
+// CreateTx stores a report for unitCode inside tx (used by Create, the demo loader and imports).
+func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, unitCode string, sub access.Subject, in Input) (Created, error) {
+	p, err := s.validate(ctx, tx, sub, in)
+	if err != nil {
+		return Created{}, err
+	}
+	source := in.Source
+	if source == "" {
+		source = "web"
+	}
+	var authorID *int64
+	if sub.UserID != 0 {
+		authorID = &sub.UserID
+	}
+	var idem, ref *string
+	if in.IdempotencyKey != "" {
+		idem = &in.IdempotencyKey
+	}
+	if in.SourceRef != "" {
+		ref = &in.SourceRef
+	}
+	reported := in.ReportedAt
+	if reported.IsZero() {
+		reported = time.Now()
+	}
+	var c Created
+	err = tx.QueryRow(ctx, `INSERT INTO submissions (unit_id, author_id, writer_name, writer_phone, title, body_html, body_text,
+			category_id, district, urgency, classification, source, source_ref, idempotency_key, reported_at)
+		SELECT u.id, $2, $3, $4, $5, $6, $7, $8, u.district, $9, $10, $11, $12, $13, $14 FROM units u WHERE u.code = $1
+		ON CONFLICT DO NOTHING
+		RETURNING id, version`,
+		unitCode, authorID, in.WriterName, in.WriterPhone, p.title, p.bodyHTML, p.bodyText,
+		p.categoryID, p.urgency, int(p.level), source, ref, idem, reported).Scan(&c.ID, &c.Version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Either the unit is missing or an earlier request with the same key/ref won.
+		err = tx.QueryRow(ctx, `SELECT id, version FROM submissions
+			WHERE (author_id = $1 AND idempotency_key = $2) OR (source = $3 AND source_ref = $4) LIMIT 1`,
+			authorID, idem, source, ref).Scan(&c.ID, &c.Version)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Created{}, fmt.Errorf("submission: create: unit %q does not exist", unitCode)
+		}
+		if err != nil {
+			return Created{}, fmt.Errorf("submission: create: %w", err)
+		}
+		c.Duplicate = true
+		return c, nil
+	}
+	if err != nil {
+		return Created{}, fmt.Errorf("submission: create: %w", err)
+	}
+	if err := outbox.Enqueue(ctx, tx, Entity, c.ID); err != nil {
+		return Created{}, err
+	}
+	return c, nil
+}
+
+const selectSubmission = `SELECT s.id, s.version, s.title, s.body_html, s.body_text, u.code, u.name,
+	COALESCE(c.code, ''), COALESCE(c.name, ''), s.district, s.urgency, s.classification, s.state,
+	s.writer_name, s.writer_phone, COALESCE(NULLIF(a.display_name, ''), a.username, ''), s.reported_at, s.created_at, s.updated_at
+	FROM submissions s
+	JOIN units u ON u.id = s.unit_id
+	LEFT JOIN categories c ON c.id = s.category_id
+	LEFT JOIN users a ON a.id = s.author_id`
+
+func scanSubmission(r pgx.CollectableRow) (Submission, error) {
+	var s Submission
+	var cl int16
+	err := r.Scan(&s.ID, &s.Version, &s.Title, &s.BodyHTML, &s.BodyText, &s.UnitCode, &s.UnitName,
+		&s.CategoryCode, &s.CategoryName, &s.District, &s.Urgency, &cl, &s.State,
+		&s.WriterName, &s.WriterPhone, &s.AuthorName, &s.ReportedAt, &s.CreatedAt, &s.UpdatedAt)
+	s.Classification = label.Level(cl)
+	return s, err
+}
+
+// Get returns one submission if the subject may read it, else store.ErrNotFound. Reads of
+// records at secret or above are audited.
+func (s *Service) Get(ctx context.Context, sub access.Subject, id int64, clientIP string) (Submission, error) {
+	pred, args := access.Predicate(sub, "s", 2)
+	rows, err := s.db.Query(ctx, selectSubmission+` WHERE s.id = $1 AND `+pred, append([]any{id}, args...)...)
+	if err != nil {
+		return Submission{}, fmt.Errorf("submission %d: %w", id, err)
+	}
+	out, err := pgx.CollectExactlyOneRow(rows, scanSubmission)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Submission{}, fmt.Errorf("submission %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return Submission{}, fmt.Errorf("submission %d: %w", id, err)
+	}
+	if out.Classification >= label.Secret {
+		lv := int(out.Classification)
+		if err := audit.Write(ctx, s.db, audit.Event{UserID: sub.UserID, Username: sub.Username, ClientIP: clientIP,
+			Action: "submission.read", Object: "submission:" + strconv.FormatInt(id, 10), Label: &lv}); err != nil {
+			return Submission{}, err // fail closed: no audit, no read
+		}
+	}
+	return out, nil
+}
+
+// ListOptions select a page of the list.
+type ListOptions struct {
+	UnitCode string // optional filter
+	Page     int
+	Size     int
+}
+
+// Page is one page of a list.
+type Page struct {
+	Items []Submission
+	Total int
+	Page  int
+	Size  int
+}
+
+// List returns the submissions the subject may see, newest first, from the database.
+func (s *Service) List(ctx context.Context, sub access.Subject, o ListOptions) (Page, error) {
+	if o.Size <= 0 || o.Size > 100 {
+		o.Size = 20
+	}
+	if o.Page <= 0 {
+		o.Page = 1
+	}
+	pred, args := access.Predicate(sub, "s", 1)
+	where := ` WHERE ` + pred
+	if o.UnitCode != "" {
+		args = append(args, o.UnitCode)
+		where += fmt.Sprintf(` AND u.code = $%d`, len(args))
+	}
+	var total int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM submissions s JOIN units u ON u.id = s.unit_id`+where, args...).Scan(&total); err != nil {
+		return Page{}, fmt.Errorf("submission: list: %w", err)
+	}
+	args = append(args, o.Size, (o.Page-1)*o.Size)
+	rows, err := s.db.Query(ctx, selectSubmission+where+fmt.Sprintf(` ORDER BY s.reported_at DESC, s.id DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("submission: list: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, scanSubmission)
+	if err != nil {
+		return Page{}, fmt.Errorf("submission: list: %w", err)
+	}
+	return Page{Items: items, Total: total, Page: o.Page, Size: o.Size}, nil
+}
+
+// Documents loads the current rows of ids as search documents (missing ids are absent: the
+// indexer deletes them from the index). It reads outside any access scope: the engine stores the
+// labels and applies each reader's scope at query time.
+func Documents(ctx context.Context, db store.DB, ids []int64) (map[int64]search.Document, error) {
+	rows, err := db.Query(ctx, `WITH RECURSIVE top AS (
+			SELECT id, name AS top_name, id AS root FROM categories WHERE parent_id IS NULL
+			UNION ALL
+			SELECT c.id, t.top_name, t.root FROM categories c JOIN top t ON c.parent_id = t.id)
+		SELECT s.id, s.version, s.title, s.body_text, u.code, u.name, COALESCE(t.top_name, ''), COALESCE(c.name, ''),
+			s.district, s.classification, s.urgency, s.state, s.reported_at, s.readers
+		FROM submissions s
+		JOIN units u ON u.id = s.unit_id
+		LEFT JOIN categories c ON c.id = s.category_id
+		LEFT JOIN top t ON t.id = s.category_id
+		WHERE s.id = ANY($1::bigint[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("submission: load documents: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]search.Document, len(ids))
+	for rows.Next() {
+		var (
+			id int64
+			d  search.Document
+			cl int16
+		)
+		if err := rows.Scan(&id, &d.Version, &d.Title, &d.Body, &d.Unit, &d.UnitName, &d.Category, &d.Subcategory,
+			&d.District, &cl, &d.Urgency, &d.State, &d.Date, &d.Readers); err != nil {
+			return nil, fmt.Errorf("submission: load documents: %w", err)
+		}
+		if d.Subcategory == d.Category {
+			d.Subcategory = ""
+		}
+		d.ID = strconv.FormatInt(id, 10)
+		d.Kind = Entity
+		d.Classification = int(cl)
+		out[id] = d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("submission: load documents: %w", err)
+	}
+	return out, nil
+}

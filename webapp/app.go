@@ -1,0 +1,262 @@
+package webapp
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"infowork/auth"
+	"infowork/search"
+	"infowork/submission"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure the web application.
+type Options struct {
+	DB             *pgxpool.Pool
+	Auth           *auth.Service
+	Submissions    *submission.Service
+	Engine         search.Engine
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+	Gatherer       prometheus.Gatherer
+	CookieSecure   bool     // set the Secure flag on cookies (behind HTTPS)
+	TrustedProxies []string // proxies whose X-Forwarded-For is believed
+	BodyLimit      int      // bytes; default 2 MiB
+}
+
+// App is the web application.
+type App struct {
+	opts    Options
+	log     *slog.Logger
+	fiber   *fiber.App
+	pages   map[string]*template.Template
+	metrics *httpMetrics
+
+	namesMu sync.Mutex
+	names   *nameCache
+}
+
+// New builds the app; a template that does not parse fails here, at boot.
+func New(opts Options) (*App, error) {
+	if opts.DB == nil || opts.Auth == nil || opts.Submissions == nil || opts.Engine == nil {
+		return nil, errors.New("webapp: Options.DB, Auth, Submissions and Engine are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = 2 << 20
+	}
+	if opts.Gatherer == nil {
+		opts.Gatherer = prometheus.DefaultGatherer
+	}
+	a := &App{opts: opts, log: opts.Logger.With("component", "webapp"), metrics: newHTTPMetrics(opts.Registerer)}
+	if err := a.parseTemplates(); err != nil {
+		return nil, err
+	}
+	cfg := fiber.Config{
+		AppName:               "infowork",
+		BodyLimit:             opts.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+		ErrorHandler:          a.handleError,
+	}
+	if len(opts.TrustedProxies) > 0 {
+		cfg.EnableTrustedProxyCheck = true
+		cfg.TrustedProxies = opts.TrustedProxies
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	a.fiber = fiber.New(cfg)
+	a.routes()
+	return a, nil
+}
+
+// Handler exposes the Fiber app (tests use Fiber's Test method).
+func (a *App) Handler() *fiber.App { return a.fiber }
+
+// Listen serves on addr until Shutdown.
+func (a *App) Listen(addr string) error { return a.fiber.Listen(addr) }
+
+// Shutdown stops accepting connections and waits for in-flight requests.
+func (a *App) Shutdown(ctx context.Context) error { return a.fiber.ShutdownWithContext(ctx) }
+
+var funcs = template.FuncMap{
+	"levelName":   levelName,
+	"urgencyName": submission.UrgencyName,
+	"stateName":   submission.StateName,
+	"date":        func(t time.Time) string { return t.In(search.Location).Format("2006-01-02") },
+	"datetime":    func(t time.Time) string { return t.In(search.Location).Format("2006-01-02 15:04") },
+	"safe":        func(s string) template.HTML { return template.HTML(s) }, //nolint:gosec // only for HTML the app produced and escaped
+	"add":         func(a, b int) int { return a + b },
+	"sub":         func(a, b int) int { return a - b },
+	"paragraphs":  func(s string) []string { return strings.Split(s, "\n") },
+}
+
+func (a *App) parseTemplates() error {
+	layout, err := fs.ReadFile(templateFS, "templates/layout.html")
+	if err != nil {
+		return fmt.Errorf("webapp: %w", err)
+	}
+	entries, err := fs.ReadDir(templateFS, "templates")
+	if err != nil {
+		return fmt.Errorf("webapp: %w", err)
+	}
+	a.pages = map[string]*template.Template{}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".html")
+		if name == "layout" {
+			continue
+		}
+		body, err := fs.ReadFile(templateFS, "templates/"+e.Name())
+		if err != nil {
+			return fmt.Errorf("webapp: %w", err)
+		}
+		t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
+		if err == nil {
+			_, err = t.Parse(string(body))
+		}
+		if err != nil {
+			return fmt.Errorf("webapp: template %s: %w", e.Name(), err)
+		}
+		a.pages[name] = t
+	}
+	return nil
+}
+
+// page is the data every page template gets.
+type page struct {
+	Title   string
+	User    *auth.User
+	CSRF    string
+	Nav     string
+	Flash   string
+	Error   string
+	Data    any
+	Degrade bool
+}
+
+func (a *App) render(c *fiber.Ctx, status int, name string, p page) error {
+	t, ok := a.pages[name]
+	if !ok {
+		return fmt.Errorf("webapp: no template %q", name)
+	}
+	if s := sessionOf(c); s != nil {
+		u := s.User
+		p.User = &u
+		p.CSRF = s.CSRFToken
+	}
+	if p.CSRF == "" {
+		p.CSRF = c.Locals(localPreCSRF).(string)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("webapp: render %s: %w", name, err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// apiError is the JSON error body of every API failure.
+type apiError struct {
+	Error apiErrorBody `json:"error"`
+}
+
+type apiErrorBody struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// httpError carries a status, a machine code and a message for the user.
+type httpError struct {
+	status  int
+	code    string
+	message string
+	fields  map[string]string
+}
+
+func (e *httpError) Error() string { return e.message }
+
+func errStatus(status int, code, msg string) error { return &httpError{status: status, code: code, message: msg} }
+
+func isAPI(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") }
+
+// handleError turns every error into a JSON error (API) or an error page (browser).
+func (a *App) handleError(c *fiber.Ctx, err error) error {
+	he := classify(err)
+	if he.status >= 500 {
+		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	if isAPI(c) || strings.HasPrefix(c.Path(), "/healthz") || strings.HasPrefix(c.Path(), "/readyz") {
+		return c.Status(he.status).JSON(apiError{Error: apiErrorBody{Code: he.code, Message: he.message, Fields: he.fields}})
+	}
+	if he.status == http.StatusUnauthorized {
+		return c.Redirect("/login?next="+urlQueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+	}
+	if c.Locals(localPreCSRF) == nil {
+		c.Locals(localPreCSRF, "")
+	}
+	if rerr := a.render(c, he.status, "error", page{Title: http.StatusText(he.status), Error: he.message}); rerr != nil {
+		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+		return c.Status(he.status).SendString(he.message)
+	}
+	return nil
+}
+
+func classify(err error) *httpError {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code := map[int]string{400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited"}[fe.Code]
+		if code == "" {
+			code = "error"
+		}
+		msg := map[int]string{404: "页面不存在", 405: "不支持的请求方法", 413: "请求内容过大", 429: "请求过于频繁，请稍后再试"}[fe.Code]
+		if msg == "" {
+			msg = fe.Message
+		}
+		return &httpError{status: fe.Code, code: code, message: msg}
+	}
+	var ve *submission.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return &httpError{status: http.StatusUnprocessableEntity, code: "validation_failed", message: ve.Error(), fields: ve.Fields}
+	case errors.Is(err, errNotFound):
+		return &httpError{status: http.StatusNotFound, code: "not_found", message: "记录不存在或无权查看"}
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return &httpError{status: http.StatusUnauthorized, code: "unauthorized", message: auth.ErrUnauthenticated.Error()}
+	case errors.Is(err, submission.ErrForbidden):
+		return &httpError{status: http.StatusForbidden, code: "forbidden", message: "当前账户无权执行此操作"}
+	case errors.Is(err, search.ErrBadQuery):
+		return &httpError{status: http.StatusBadRequest, code: "bad_query", message: strings.TrimPrefix(err.Error(), "bad query: ")}
+	case errors.Is(err, search.ErrUnavailable):
+		return &httpError{status: http.StatusServiceUnavailable, code: "search_unavailable", message: "搜索服务暂不可用，列表仍可从数据库浏览"}
+	case errors.Is(err, context.Canceled):
+		return &httpError{status: 499, code: "canceled", message: "请求已取消"}
+	}
+	return &httpError{status: http.StatusInternalServerError, code: "internal", message: "服务器内部错误，请稍后重试"}
+}

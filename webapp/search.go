@@ -1,0 +1,372 @@
+package webapp
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"infowork/access"
+	"infowork/label"
+	"infowork/search"
+)
+
+// searchParams is the URL form of a search; the URL alone reproduces a result page, so results
+// can be shared and bookmarked.
+type searchParams struct {
+	Q               string
+	Units           []string
+	Categories      []string
+	Districts       []string
+	Months          []string
+	Classifications []string
+	From, To        string
+	Sort            string
+	Page, Size      int
+}
+
+func multi(c *fiber.Ctx, key string) []string {
+	var out []string
+	for _, v := range c.Context().QueryArgs().PeekMulti(key) {
+		for _, part := range strings.Split(string(v), ",") {
+			if part = strings.TrimSpace(part); part != "" && !slices.Contains(out, part) {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+func parseSearchParams(c *fiber.Ctx) (searchParams, error) {
+	p := searchParams{
+		Q: strings.TrimSpace(c.Query("q")), Units: multi(c, "unit"), Categories: multi(c, "category"),
+		Districts: multi(c, "district"), Months: multi(c, "month"), Classifications: multi(c, "classification"),
+		From: c.Query("from"), To: c.Query("to"), Sort: c.Query("sort", search.SortRelevance),
+	}
+	var err error
+	if p.Page, err = intParam(c, "page", 1, 1, search.MaxResultWindow); err != nil {
+		return p, err
+	}
+	if p.Size, err = intParam(c, "size", search.DefaultPageSize, 1, search.MaxPageSize); err != nil {
+		return p, err
+	}
+	if p.Sort != search.SortRelevance && p.Sort != search.SortDate {
+		return p, fmt.Errorf("%w: sort 只能是 relevance 或 date", search.ErrBadQuery)
+	}
+	if len([]rune(p.Q)) > 500 {
+		return p, fmt.Errorf("%w: 检索词最长 500 个字", search.ErrBadQuery)
+	}
+	return p, nil
+}
+
+func intParam(c *fiber.Ctx, key string, def, lo, hi int) (int, error) {
+	v := c.Query(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%w: %s 必须是 %d 到 %d 之间的整数", search.ErrBadQuery, key, lo, hi)
+	}
+	return n, nil
+}
+
+func parseDate(v string, endOfDay bool) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{"2006-01-02", "2006-01", "2006"} {
+		if t, err := time.ParseInLocation(layout, v, search.Location); err == nil {
+			if endOfDay {
+				switch layout {
+				case "2006-01-02":
+					t = t.AddDate(0, 0, 1)
+				case "2006-01":
+					t = t.AddDate(0, 1, 0)
+				default:
+					t = t.AddDate(1, 0, 0)
+				}
+				t = t.Add(-time.Nanosecond)
+			}
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%w: 日期 %q 格式应为 YYYY-MM-DD", search.ErrBadQuery, v)
+}
+
+func (p searchParams) query(sub access.Subject) (search.Query, error) {
+	q := search.Query{
+		Text: p.Q, Units: p.Units, Categories: p.Categories, Districts: p.Districts, Months: p.Months,
+		Sort: p.Sort, Page: p.Page, Size: p.Size, Facets: search.AllFacets, Scope: access.Scope(sub),
+	}
+	for _, m := range p.Months {
+		if _, err := time.Parse("2006-01", m); err != nil {
+			return q, fmt.Errorf("%w: 月份 %q 格式应为 YYYY-MM", search.ErrBadQuery, m)
+		}
+	}
+	for _, c := range p.Classifications {
+		l, err := label.Parse(c)
+		if err != nil {
+			return q, fmt.Errorf("%w: %v", search.ErrBadQuery, err)
+		}
+		q.Classifications = append(q.Classifications, int(l))
+	}
+	var err error
+	if q.From, err = parseDate(p.From, false); err != nil {
+		return q, err
+	}
+	if q.To, err = parseDate(p.To, true); err != nil {
+		return q, err
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+		return q, fmt.Errorf("%w: 结束日期早于开始日期", search.ErrBadQuery)
+	}
+	if p.Page*p.Size > search.MaxResultWindow {
+		return q, fmt.Errorf("%w: 最多只能翻到第 %d 条结果，请增加筛选条件", search.ErrBadQuery, search.MaxResultWindow)
+	}
+	return q, nil
+}
+
+// values renders the params as a URL query, with overrides applied.
+func (p searchParams) values() url.Values {
+	v := url.Values{}
+	if p.Q != "" {
+		v.Set("q", p.Q)
+	}
+	for _, pair := range []struct {
+		k  string
+		vs []string
+	}{{"unit", p.Units}, {"category", p.Categories}, {"district", p.Districts}, {"month", p.Months}, {"classification", p.Classifications}} {
+		for _, x := range pair.vs {
+			v.Add(pair.k, x)
+		}
+	}
+	if p.From != "" {
+		v.Set("from", p.From)
+	}
+	if p.To != "" {
+		v.Set("to", p.To)
+	}
+	if p.Sort != "" && p.Sort != search.SortRelevance {
+		v.Set("sort", p.Sort)
+	}
+	if p.Size != 0 && p.Size != search.DefaultPageSize {
+		v.Set("size", strconv.Itoa(p.Size))
+	}
+	return v
+}
+
+func (p searchParams) url(mod func(v url.Values)) string {
+	v := p.values()
+	if mod != nil {
+		mod(v)
+	}
+	if len(v) == 0 {
+		return "/search"
+	}
+	return "/search?" + v.Encode()
+}
+
+// facetKeys maps facet names to their URL parameter.
+var facetKeys = map[string]string{
+	search.FacetUnit: "unit", search.FacetCategory: "category", search.FacetDistrict: "district",
+	search.FacetMonth: "month", search.FacetClassification: "classification",
+}
+
+var facetTitles = map[string]string{
+	search.FacetUnit: "报送单位", search.FacetCategory: "类别", search.FacetDistrict: "区县",
+	search.FacetMonth: "月份", search.FacetClassification: "密级",
+}
+
+type facetView struct {
+	Name, Title string
+	Values      []facetValueView
+}
+
+type facetValueView struct {
+	Value, Label string
+	Count        int
+	Active       bool
+	URL          string
+}
+
+type chip struct{ Label, URL string }
+
+func (a *App) facetLabel(n *nameCache, facet, value string) string {
+	switch facet {
+	case search.FacetUnit:
+		if u, ok := n.units[value]; ok {
+			return u.Name
+		}
+	case search.FacetClassification:
+		return levelName(value)
+	case search.FacetDistrict:
+		if value == "" {
+			return "市级"
+		}
+	}
+	return value
+}
+
+func (p searchParams) selected(facet string) []string {
+	switch facet {
+	case search.FacetUnit:
+		return p.Units
+	case search.FacetCategory:
+		return p.Categories
+	case search.FacetDistrict:
+		return p.Districts
+	case search.FacetMonth:
+		return p.Months
+	case search.FacetClassification:
+		return p.Classifications
+	}
+	return nil
+}
+
+func toggle(v url.Values, key, value string) {
+	cur := v[key]
+	v.Del(key)
+	found := false
+	for _, x := range cur {
+		if x == value {
+			found = true
+			continue
+		}
+		v.Add(key, x)
+	}
+	if !found {
+		v.Add(key, value)
+	}
+	v.Del("page")
+}
+
+func (a *App) searchPage(c *fiber.Ctx) error {
+	s := sessionOf(c)
+	p, perr := parseSearchParams(c)
+	data := fiber.Map{"Params": p, "SortRelevanceURL": p.url(func(v url.Values) { v.Del("sort") }),
+		"SortDateURL": p.url(func(v url.Values) { v.Set("sort", search.SortDate) })}
+	var q search.Query
+	if perr == nil {
+		q, perr = p.query(s.User.Subject())
+	}
+	if perr != nil {
+		he := classify(perr)
+		return a.render(c, he.status, "search", page{Title: "信息检索", Nav: "search", Error: he.message, Data: data})
+	}
+	res, err := a.opts.Engine.Search(c.UserContext(), q)
+	if err != nil {
+		if errors.Is(err, search.ErrUnavailable) || !errors.Is(err, search.ErrBadQuery) {
+			if !errors.Is(err, search.ErrBadQuery) {
+				a.log.Error("search failed", "err", err)
+			}
+			return a.render(c, fiber.StatusServiceUnavailable, "search", page{Title: "信息检索", Nav: "search", Degrade: true,
+				Error: "搜索服务暂不可用，请稍后重试；报送信息列表仍可从数据库浏览。", Data: data})
+		}
+		return a.render(c, fiber.StatusBadRequest, "search", page{Title: "信息检索", Nav: "search", Error: classify(err).message, Data: data})
+	}
+	n, err := a.lookups(c.UserContext())
+	if err != nil {
+		return err
+	}
+	var facets []facetView
+	var chips []chip
+	for _, name := range search.AllFacets {
+		key := facetKeys[name]
+		sel := p.selected(name)
+		fv := facetView{Name: name, Title: facetTitles[name]}
+		seen := map[string]bool{}
+		for _, v := range res.Facets[name] {
+			seen[v.Value] = true
+			fv.Values = append(fv.Values, facetValueView{Value: v.Value, Label: a.facetLabel(n, name, v.Value), Count: v.Count,
+				Active: slices.Contains(sel, v.Value), URL: p.url(func(u url.Values) { toggle(u, key, v.Value) })})
+		}
+		for _, v := range sel {
+			chips = append(chips, chip{Label: facetTitles[name] + "：" + a.facetLabel(n, name, v), URL: p.url(func(u url.Values) { toggle(u, key, v) })})
+			if !seen[v] { // keep a selected value visible even with no hits left
+				fv.Values = append(fv.Values, facetValueView{Value: v, Label: a.facetLabel(n, name, v), Active: true,
+					URL: p.url(func(u url.Values) { toggle(u, key, v) })})
+			}
+		}
+		facets = append(facets, fv)
+	}
+	if p.From != "" || p.To != "" {
+		chips = append(chips, chip{Label: "日期：" + p.From + " 至 " + p.To, URL: p.url(func(u url.Values) { u.Del("from"); u.Del("to"); u.Del("page") })})
+	}
+	hits := make([]fiber.Map, 0, len(res.Hits))
+	for _, h := range res.Hits {
+		hits = append(hits, fiber.Map{"Hit": h, "UnitName": a.facetLabel(n, search.FacetUnit, h.Unit)})
+	}
+	pages := (res.Total + p.Size - 1) / p.Size
+	if max := search.MaxResultWindow / p.Size; pages > max {
+		pages = max
+	}
+	data["Result"] = res
+	data["Hits"] = hits
+	data["Facets"] = facets
+	data["Chips"] = chips
+	data["Pages"] = pages
+	data["TookMS"] = res.Took.Milliseconds()
+	if p.Page > 1 {
+		data["PrevURL"] = p.url(func(v url.Values) { v.Set("page", strconv.Itoa(p.Page-1)) })
+	}
+	if p.Page < pages {
+		data["NextURL"] = p.url(func(v url.Values) { v.Set("page", strconv.Itoa(p.Page+1)) })
+	}
+	return a.render(c, fiber.StatusOK, "search", page{Title: "信息检索", Nav: "search", Data: data})
+}
+
+func (a *App) apiSearch(c *fiber.Ctx) error {
+	p, err := parseSearchParams(c)
+	if err != nil {
+		return err
+	}
+	q, err := p.query(sessionOf(c).User.Subject())
+	if err != nil {
+		return err
+	}
+	if f := c.Query("facets"); f != "" {
+		q.Facets = nil
+		for _, name := range strings.Split(f, ",") {
+			if _, ok := facetKeys[name]; !ok {
+				return fmt.Errorf("%w: 未知的分面 %q", search.ErrBadQuery, name)
+			}
+			q.Facets = append(q.Facets, name)
+		}
+	}
+	res, err := a.opts.Engine.Search(c.UserContext(), q)
+	if err != nil {
+		if !errors.Is(err, search.ErrBadQuery) && !errors.Is(err, search.ErrUnavailable) {
+			a.log.Error("search failed", "err", err)
+			err = fmt.Errorf("%w: %v", search.ErrUnavailable, err)
+		}
+		return err
+	}
+	n, err := a.lookups(c.UserContext())
+	if err != nil {
+		return err
+	}
+	hits := make([]fiber.Map, 0, len(res.Hits))
+	for _, h := range res.Hits {
+		hits = append(hits, fiber.Map{
+			"id": h.ID, "version": h.Version, "score": h.Score, "title": h.Title, "title_html": h.TitleHTML, "snippet": h.Snippet,
+			"unit": h.Unit, "unit_name": a.facetLabel(n, search.FacetUnit, h.Unit), "category": h.Category, "district": h.District,
+			"classification": label.Level(h.Classification).String(), "urgency": h.Urgency, "state": h.State,
+			"date": h.Date.UTC().Format(time.RFC3339),
+		})
+	}
+	facets := fiber.Map{}
+	for name, vals := range res.Facets {
+		out := make([]fiber.Map, 0, len(vals))
+		for _, v := range vals {
+			out = append(out, fiber.Map{"value": v.Value, "count": v.Count, "label": a.facetLabel(n, name, v.Value)})
+		}
+		facets[name] = out
+	}
+	return c.JSON(fiber.Map{"total": res.Total, "took_ms": res.Took.Milliseconds(), "page": p.Page, "size": p.Size, "hits": hits, "facets": facets})
+}

@@ -1,0 +1,213 @@
+package webapp
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"infowork/label"
+	"infowork/submission"
+)
+
+func (a *App) submissionList(c *fiber.Ctx) error {
+	s := sessionOf(c)
+	pg, err := a.opts.Submissions.List(c.UserContext(), s.User.Subject(), submission.ListOptions{
+		UnitCode: c.Query("unit"), Page: c.QueryInt("page", 1), Size: 20,
+	})
+	if err != nil {
+		return err
+	}
+	pages := (pg.Total + pg.Size - 1) / pg.Size
+	title := "本单位报送信息"
+	if s.User.Subject().AllUnits() {
+		title = "全部报送信息"
+	}
+	return a.render(c, fiber.StatusOK, "submissions", page{Title: title, Nav: "submissions", Flash: flash(c),
+		Data: fiber.Map{"Page": pg, "Pages": pages, "CanSubmit": s.User.Subject().CanSubmit(), "Unit": c.Query("unit")}})
+}
+
+func flash(c *fiber.Ctx) string {
+	switch c.Query("flash") {
+	case "created":
+		return "报送成功。信息已保存，稍后即可在检索中找到。"
+	}
+	return ""
+}
+
+type formData struct {
+	Input      submission.Input
+	Categories any
+	Errors     map[string]string
+	Levels     []label.Level
+	Urgencies  []string
+	FormKey    string // idempotency key: a double-clicked submit stores one report
+}
+
+func (a *App) submissionForm(c *fiber.Ctx, status int, in submission.Input, errs map[string]string, msg string) error {
+	n, err := a.lookups(c.UserContext())
+	if err != nil {
+		return err
+	}
+	s := sessionOf(c)
+	var levels []label.Level
+	for _, l := range label.Levels {
+		if s.User.Clearance.Dominates(l) {
+			levels = append(levels, l)
+		}
+	}
+	return a.render(c, status, "submission_new", page{Title: "报送信息", Nav: "new", Error: msg,
+		Data: formData{Input: in, Categories: n.categories, Errors: errs, Levels: levels, Urgencies: submission.Urgencies, FormKey: randomString()}})
+}
+
+func (a *App) submissionNew(c *fiber.Ctx) error {
+	s := sessionOf(c)
+	if !s.User.Subject().CanSubmit() {
+		return submission.ErrForbidden
+	}
+	return a.submissionForm(c, fiber.StatusOK, submission.Input{Classification: "public", Urgency: "normal",
+		WriterName: s.User.DisplayName, WriterPhone: s.User.Phone}, nil, "")
+}
+
+func (a *App) submissionCreate(c *fiber.Ctx) error {
+	s := sessionOf(c)
+	in := submission.Input{
+		Title: c.FormValue("title"), Body: c.FormValue("body"), CategoryCode: c.FormValue("category"),
+		Urgency: c.FormValue("urgency"), Classification: c.FormValue("classification"),
+		WriterName: c.FormValue("writer_name"), WriterPhone: c.FormValue("writer_phone"),
+		IdempotencyKey: c.FormValue("idempotency_key"), Source: "web",
+	}
+	created, err := a.opts.Submissions.Create(c.UserContext(), s.User.Subject(), in, c.IP())
+	if err != nil {
+		he := classify(err)
+		if he.status == fiber.StatusUnprocessableEntity {
+			return a.submissionForm(c, he.status, in, he.fields, "请修改标出的项目后再提交。")
+		}
+		return err
+	}
+	return c.Redirect("/submissions/"+strconv.FormatInt(created.ID, 10)+"?flash=created", fiber.StatusSeeOther)
+}
+
+func (a *App) submissionShow(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return errNotFound
+	}
+	sub, err := a.opts.Submissions.Get(c.UserContext(), sessionOf(c).User.Subject(), id, c.IP())
+	if err != nil {
+		return err
+	}
+	return a.render(c, fiber.StatusOK, "submission_show", page{Title: sub.Title, Nav: "submissions", Flash: flash(c), Data: sub})
+}
+
+// API.
+
+type submissionBody struct {
+	Title          string `json:"title"`
+	Body           string `json:"body"`
+	BodyHTML       string `json:"body_html"`
+	Category       string `json:"category"`
+	Urgency        string `json:"urgency"`
+	Classification string `json:"classification"`
+	WriterName     string `json:"writer_name"`
+	WriterPhone    string `json:"writer_phone"`
+}
+
+func submissionJSON(s submission.Submission) fiber.Map {
+	return fiber.Map{
+		"id": s.ID, "version": s.Version, "title": s.Title, "body": s.BodyText, "body_html": s.BodyHTML,
+		"unit": s.UnitCode, "unit_name": s.UnitName, "category": s.CategoryCode, "category_name": s.CategoryName,
+		"district": s.District, "urgency": s.Urgency, "classification": s.Classification.String(),
+		"state": s.State, "writer_name": s.WriterName, "writer_phone": s.WriterPhone, "author": s.AuthorName,
+		"reported_at": s.ReportedAt.UTC().Format(time.RFC3339), "created_at": s.CreatedAt.UTC().Format(time.RFC3339),
+		"updated_at": s.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+}
+
+func (a *App) apiSubmissionCreate(c *fiber.Ctx) error {
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
+		return errStatus(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "请求体必须是 application/json")
+	}
+	var b submissionBody
+	if err := c.BodyParser(&b); err != nil {
+		return errStatus(fiber.StatusBadRequest, "bad_request", "请求体不是合法的 JSON："+err.Error())
+	}
+	s := sessionOf(c)
+	created, err := a.opts.Submissions.Create(c.UserContext(), s.User.Subject(), submission.Input{
+		Title: b.Title, Body: b.Body, BodyHTML: b.BodyHTML, CategoryCode: b.Category, Urgency: b.Urgency,
+		Classification: b.Classification, WriterName: b.WriterName, WriterPhone: b.WriterPhone,
+		IdempotencyKey: c.Get("Idempotency-Key"), Source: "api",
+	}, c.IP())
+	if err != nil {
+		return err
+	}
+	sub, err := a.opts.Submissions.Get(c.UserContext(), s.User.Subject(), created.ID, c.IP())
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusCreated
+	if created.Duplicate {
+		status = fiber.StatusOK
+	}
+	c.Location("/api/v1/submissions/" + strconv.FormatInt(created.ID, 10))
+	return c.Status(status).JSON(submissionJSON(sub))
+}
+
+func (a *App) apiSubmissionGet(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return errNotFound
+	}
+	sub, err := a.opts.Submissions.Get(c.UserContext(), sessionOf(c).User.Subject(), id, c.IP())
+	if err != nil {
+		return err
+	}
+	return c.JSON(submissionJSON(sub))
+}
+
+func (a *App) apiSubmissionList(c *fiber.Ctx) error {
+	size := c.QueryInt("size", 20)
+	if size < 1 || size > 100 {
+		return errStatus(fiber.StatusBadRequest, "bad_request", "size 必须在 1 到 100 之间")
+	}
+	page := c.QueryInt("page", 1)
+	if page < 1 {
+		return errStatus(fiber.StatusBadRequest, "bad_request", "page 必须大于等于 1")
+	}
+	pg, err := a.opts.Submissions.List(c.UserContext(), sessionOf(c).User.Subject(), submission.ListOptions{UnitCode: c.Query("unit"), Page: page, Size: size})
+	if err != nil {
+		return err
+	}
+	items := make([]fiber.Map, 0, len(pg.Items))
+	for _, s := range pg.Items {
+		m := submissionJSON(s)
+		delete(m, "body_html")
+		items = append(items, m)
+	}
+	return c.JSON(fiber.Map{"total": pg.Total, "page": pg.Page, "size": pg.Size, "items": items})
+}
+
+func (a *App) apiCategories(c *fiber.Ctx) error {
+	n, err := a.lookups(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]fiber.Map, 0, len(n.categories))
+	for _, cat := range n.categories {
+		out = append(out, fiber.Map{"code": cat.Code, "name": cat.Name, "parent": cat.ParentCode, "level": cat.Level, "path": cat.Path})
+	}
+	return c.JSON(fiber.Map{"items": out})
+}
+
+func (a *App) apiUnits(c *fiber.Ctx) error {
+	n, err := a.lookups(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]fiber.Map, 0, len(n.unitList))
+	for _, u := range n.unitList {
+		out = append(out, fiber.Map{"code": u.Code, "name": u.Name, "kind": u.Kind, "parent": u.ParentCode, "district": u.District})
+	}
+	return c.JSON(fiber.Map{"items": out})
+}
