@@ -49,6 +49,17 @@ func normalize(text string) normText {
 			}
 		}
 	}
+	// A long decomposition comes in several pieces; all but the last report no progress
+	// (Pos unchanged), so they get the span of the piece that completes the segment.
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] <= start[i] {
+			if i+1 < len(end) && start[i+1] == start[i] {
+				end[i] = end[i+1]
+			} else {
+				end[i] = len(text)
+			}
+		}
+	}
 	return normText{s: b.String(), start: start, end: end}
 }
 
