@@ -106,9 +106,12 @@ func (a *Analyzer) load() (jb *gojieba.Jieba, err error) {
 		return nil, err
 	}
 	for _, p := range []string{a.paths.main, a.paths.hmm, user, a.paths.idf, a.paths.stop} {
-		if _, err := os.Stat(p); err != nil {
+		// cppjieba aborts the process on a file it cannot open; check first.
+		f, err := os.Open(p)
+		if err != nil {
 			return nil, fmt.Errorf("load jieba: %w", err)
 		}
+		f.Close()
 	}
 	defer func() {
 		if r := recover(); r != nil {

@@ -1,6 +1,7 @@
 package analyzers
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"html"
@@ -360,4 +361,25 @@ func FuzzAnalyzer(f *testing.F) {
 		terms := terms(a.Query(term))
 		checkInvariants(t, a, text, append(terms, term), maxRunes%300)
 	})
+}
+
+func TestUserDictLines(t *testing.T) {
+	var b strings.Builder
+	var buf bytes.Buffer
+	userDictLines([]byte("# comment\n\nＡ５区\n热词 100\n零频 0\n词 5 nz\n标签词 n\n"), &buf)
+	b.WriteString(buf.String())
+	want := "a5区\n热词 100 n\n零频\n词 5 nz\n标签词 n\n"
+	if b.String() != want {
+		t.Fatalf("userDictLines = %q, want %q", b.String(), want)
+	}
+}
+
+func BenchmarkIndex(b *testing.B) {
+	a := sharedAnalyzer(b)
+	text := strings.Repeat("A3区居民反映：小区门口道路积水严重，希望市政府办公厅协调解决。５Ｇ基站建设和PM2.5治理也需要关注。", 6)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Index(text)
+	}
 }

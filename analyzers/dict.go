@@ -148,17 +148,20 @@ func userDictLines(src []byte, out *bytes.Buffer) {
 			continue
 		}
 		switch {
-		case len(fields) >= 3 && isDigits(fields[1]):
+		case len(fields) >= 3 && isFreq(fields[1]):
 			fmt.Fprintf(out, "%s %s %s\n", word, fields[1], fields[2])
-		case len(fields) == 2 && isDigits(fields[1]):
+		case len(fields) == 2 && isFreq(fields[1]):
 			fmt.Fprintf(out, "%s %s n\n", word, fields[1])
-		case len(fields) >= 2:
+		case len(fields) >= 2 && !isDigits(fields[1]):
 			fmt.Fprintf(out, "%s %s\n", word, fields[1])
 		default:
 			fmt.Fprintf(out, "%s\n", word)
 		}
 	}
 }
+
+// isFreq reports whether s is a positive frequency (cppjieba takes the log of it).
+func isFreq(s string) bool { return isDigits(s) && strings.Trim(s, "0") != "" }
 
 func isDigits(s string) bool {
 	if s == "" {

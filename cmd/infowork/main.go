@@ -28,6 +28,7 @@ Commands:
   reindex    rebuild the search index from the database
   audit verify   verify the audit log's hash chain
   outbox replay  return dead-letter outbox rows to the queue
+  analyze [--mode index|query] TEXT…  print the tokens of TEXT (or standard input) as term, start, end
   version
 
 Configuration (environment): INFOWORK_DATABASE_URL, INFOWORK_HTTP_ADDR (127.0.0.1:8080),
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdUserCreate(ctx, rest[1:])
 	case "reindex":
 		return cmdReindex(ctx, rest)
+	case "analyze":
+		return cmdAnalyze(ctx, rest, os.Stdin, os.Stdout)
 	case "audit":
 		if len(rest) == 0 || rest[0] != "verify" {
 			return usageError{"audit: want 'audit verify'"}
