@@ -251,7 +251,7 @@ func TestNotifyWakesTheIndexer(t *testing.T) {
 	ix := newIndexer(t, db, e, func(o *indexer.Options) { o.PollInterval = time.Hour })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go ix.Run(ctx) //nolint:errcheck
+	go ix.Run(ctx)                     //nolint:errcheck
 	time.Sleep(300 * time.Millisecond) // let the first (empty) batch pass and LISTEN start
 	start := time.Now()
 	create(t, db, 0, 1)

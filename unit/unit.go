@@ -117,4 +117,3 @@ func List(ctx context.Context, db store.DB) ([]Unit, error) {
 	}
 	return us, nil
 }
-

@@ -224,6 +224,16 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 	return nil
 }
 
+// badQueryMessage keeps only the user's part of a bad-query error: engines wrap it with their
+// own context ("embedded: search: bad query: 引号未闭合…"), which the user must not see.
+func badQueryMessage(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, search.ErrBadQuery.Error()+": "); i >= 0 {
+		msg = msg[i+len(search.ErrBadQuery.Error())+2:]
+	}
+	return msg
+}
+
 func classify(err error) *httpError {
 	var he *httpError
 	if errors.As(err, &he) {
@@ -252,7 +262,7 @@ func classify(err error) *httpError {
 	case errors.Is(err, submission.ErrForbidden):
 		return &httpError{status: http.StatusForbidden, code: "forbidden", message: "当前账户无权执行此操作"}
 	case errors.Is(err, search.ErrBadQuery):
-		return &httpError{status: http.StatusBadRequest, code: "bad_query", message: strings.TrimPrefix(err.Error(), "bad query: ")}
+		return &httpError{status: http.StatusBadRequest, code: "bad_query", message: badQueryMessage(err)}
 	case errors.Is(err, search.ErrUnavailable):
 		return &httpError{status: http.StatusServiceUnavailable, code: "search_unavailable", message: "搜索服务暂不可用，列表仍可从数据库浏览"}
 	case errors.Is(err, context.Canceled):

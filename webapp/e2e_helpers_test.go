@@ -268,7 +268,9 @@ func (r resp) Decode(t testing.TB, v any) {
 	}
 }
 
-var apiClient = &http.Client{Timeout: 30 * time.Second}
+// apiClient is a program: no cookies, and it looks at redirects instead of following them.
+var apiClient = &http.Client{Timeout: 30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // call performs one request; it never follows redirects and is safe from any goroutine.
 func call(hc *http.Client, method, u string, body io.Reader, hdr map[string]string) (resp, error) {

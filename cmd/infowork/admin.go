@@ -151,10 +151,19 @@ func cmdReindex(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	n, err := queueAll(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d records queued for indexing\n", n)
+	return nil
+}
+
+// queueAll puts every searchable record into the outbox.
+func queueAll(ctx context.Context, db store.DB) (int64, error) {
 	tag, err := db.Exec(ctx, `INSERT INTO outbox (entity, entity_id) SELECT 'submission', id FROM submissions ORDER BY id`)
 	if err != nil {
-		return fmt.Errorf("reindex: %w", err)
+		return 0, fmt.Errorf("queue records for indexing: %w", err)
 	}
-	fmt.Printf("%d records queued for indexing\n", tag.RowsAffected())
-	return nil
+	return tag.RowsAffected(), nil
 }

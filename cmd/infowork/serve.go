@@ -17,6 +17,7 @@ import (
 	"infowork/auth"
 	"infowork/demo"
 	"infowork/indexer"
+	"infowork/search"
 	"infowork/submission"
 	"infowork/webapp"
 )
@@ -72,6 +73,12 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 
 	if *withDemo {
 		if err := loadDemoIfEmpty(ctx, db, authSvc, subs, *corpus); err != nil {
+			return err
+		}
+	}
+
+	if withIndexer {
+		if err := refillEmptyIndex(ctx, db, engine, log); err != nil {
 			return err
 		}
 	}
@@ -213,3 +220,20 @@ func setup(ctx context.Context) (config, *pgxpool.Pool, *slog.Logger, error) {
 	return cfg, db, log, nil
 }
 
+// refillEmptyIndex queues every record when the index is empty but the database is not: a new
+// index version, a deleted index directory or a new engine then fills itself from the system of
+// record without an operator step.
+func refillEmptyIndex(ctx context.Context, db *pgxpool.Pool, engine search.Engine, log *slog.Logger) error {
+	n, err := engine.Count(ctx)
+	if err != nil || n > 0 {
+		return nil // an unreachable engine is retried by the indexer; a filled one needs nothing
+	}
+	queued, err := queueAll(ctx, db)
+	if err != nil {
+		return err
+	}
+	if queued > 0 {
+		log.Info("search index is empty: every record queued for indexing", "records", queued)
+	}
+	return nil
+}

@@ -24,12 +24,13 @@ import (
 
 // IndexName is the directory of the index under Options.Dir; the suffix is the version of the
 // document layout and changes whenever a field changes (a reindex builds the next one).
-const IndexName = "submissions.v1"
+const IndexName = "submissions.v2"
 
 const (
 	defaultBatchSize = 1000
 	titleBoost       = 3.0
 	noReaders        = "*" // readers value of a document without a readers list
+	readerPrefix     = "r:" // prefix of listed principals, so no principal can equal noReaders
 	lockTimeout      = "2s"
 )
 
@@ -336,7 +337,7 @@ func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
 		keyword(fReaders, noReaders, index.IndexField, nil)
 	}
 	for i, r := range d.Readers {
-		keyword(fReaders, r, index.IndexField, []uint64{uint64(i)})
+		keyword(fReaders, readerPrefix+r, index.IndexField, []uint64{uint64(i)})
 	}
 	keyword(fUnitName, d.UnitName, storedOpts, nil)
 	keyword(fSubcategory, d.Subcategory, storedOpts, nil)

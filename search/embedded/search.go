@@ -172,8 +172,8 @@ func scopeFilter(s search.Scope) []query.Query {
 	}
 	readers := []string{noReaders}
 	for _, p := range s.Principals {
-		if p != noReaders && p != "" {
-			readers = append(readers, p)
+		if p != "" {
+			readers = append(readers, readerPrefix+p)
 		}
 	}
 	fs = append(fs, anyTerm(fReaders, readers))
