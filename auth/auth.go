@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -159,9 +160,14 @@ var commonPasswords = map[string]bool{
 
 func isCommonPassword(p string) bool { return commonPasswords[strings.ToLower(p)] }
 
+var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{2,64}$`)
+
 // CreateUser validates and stores a new account.
 func (s *Service) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	nu.Username = strings.TrimSpace(nu.Username)
+	if !usernameRE.MatchString(nu.Username) {
+		return User{}, fmt.Errorf("user %q: a username has 2–64 letters, digits or . _ @ -", nu.Username)
+	}
 	if err := access.ValidateRoles(nu.Roles); err != nil {
 		return User{}, fmt.Errorf("user %s: %w", nu.Username, err)
 	}
@@ -279,9 +285,17 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (Session, error) {
 		s.audit(ctx, audit.Event{UserID: id, Username: username, ClientIP: r.ClientIP, Action: "login", Outcome: audit.Denied, Detail: "account locked"})
 		return Session{}, ErrInvalidCredentials
 	case !ok:
-		_, err := s.db.Exec(ctx, `UPDATE users SET failed_logins = failed_logins + 1,
-			locked_until = CASE WHEN failed_logins + 1 >= $2 THEN clock_timestamp() + $3 * interval '1 second' ELSE locked_until END
-			WHERE id = $1`, id, s.opts.MaxFailures, int(s.opts.LockDuration.Seconds()))
+		// A lock that has run out starts the count afresh (one typo after it must not lock
+		// again). The expressions use only the row's own columns so concurrent failures are
+		// each counted (READ COMMITTED re-evaluates them on the newest row version).
+		_, err := s.db.Exec(ctx, `UPDATE users SET
+			failed_logins = CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END,
+			locked_until = CASE
+				WHEN (CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END) >= $2
+					THEN clock_timestamp() + $3 * interval '1 microsecond'
+				WHEN locked_until <= now() THEN NULL
+				ELSE locked_until END
+			WHERE id = $1`, id, s.opts.MaxFailures, s.opts.LockDuration.Microseconds())
 		if err != nil {
 			return Session{}, fmt.Errorf("auth: login: %w", err)
 		}

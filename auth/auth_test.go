@@ -285,7 +285,7 @@ func TestLockDurationOption(t *testing.T) {
 	ctx := t.Context()
 	createUser(t, s, reporter("li"))
 	for range 2 {
-		s.Login(ctx, auth.LoginRequest{Username: "li", Password: "wrong"}) //nolint:errcheck
+		_, _ = s.Login(ctx, auth.LoginRequest{Username: "li", Password: "wrong"})
 	}
 	var left float64
 	if err := db.QueryRow(ctx, `SELECT extract(epoch FROM locked_until - now()) FROM users WHERE username = 'li'`).Scan(&left); err != nil {
@@ -388,5 +388,38 @@ func TestDisabledUser(t *testing.T) {
 	var denied int
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'login' AND outcome = 'denied' AND detail = 'account disabled'`).Scan(&denied); err != nil || denied != 1 {
 		t.Errorf("disabled-login audit rows = %d (%v), want 1", denied, err)
+	}
+}
+
+// After a lock has run out, one more typo must not lock the account again at once: the
+// failure count starts afresh.
+func TestLockExpiryResetsCount(t *testing.T) {
+	t.Parallel()
+	s, db := newService(t, auth.Options{})
+	ctx := t.Context()
+	createUser(t, s, reporter("li"))
+	for range 5 {
+		_, _ = s.Login(ctx, auth.LoginRequest{Username: "li", Password: "wrong"})
+	}
+	if _, err := db.Exec(ctx, `UPDATE users SET locked_until = now() - interval '1 second' WHERE username = 'li'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Login(ctx, auth.LoginRequest{Username: "li", Password: "typo"}); err != auth.ErrInvalidCredentials { //nolint:errorlint
+		t.Fatal(err)
+	}
+	if _, err := s.Login(ctx, auth.LoginRequest{Username: "li", Password: goodPassword}); err != nil {
+		t.Fatalf("one typo after the lock ran out locked the account again: %v", err)
+	}
+}
+
+// A lock shorter than a second still locks.
+func TestSubSecondLock(t *testing.T) {
+	t.Parallel()
+	s, _ := newService(t, auth.Options{MaxFailures: 1, LockDuration: 800 * time.Millisecond})
+	ctx := t.Context()
+	createUser(t, s, reporter("li"))
+	_, _ = s.Login(ctx, auth.LoginRequest{Username: "li", Password: "wrong"})
+	if _, err := s.Login(ctx, auth.LoginRequest{Username: "li", Password: goodPassword}); err != auth.ErrInvalidCredentials { //nolint:errorlint
+		t.Fatalf("login right after the failure that locks: %v, want ErrInvalidCredentials", err)
 	}
 }

@@ -73,7 +73,7 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string {
 	parts := make([]string, 0, len(e.Fields))
-	for _, f := range []string{"title", "body", "category", "urgency", "classification", "writer_name", "writer_phone"} {
+	for _, f := range []string{"title", "body", "category", "urgency", "classification", "writer_name", "writer_phone", "idempotency_key"} {
 		if m, ok := e.Fields[f]; ok {
 			parts = append(parts, m)
 		}
@@ -173,6 +173,7 @@ func TextToHTML(t string) string {
 
 var (
 	blockEnd = regexp.MustCompile(`(?i)</(p|li|h[1-6]|tr|blockquote|table)>|<br\s*/?>`)
+	cellEnd  = regexp.MustCompile(`(?i)</t[dh]>`) // cells of a row must not run together ("北京" + "市长")
 	anyTag   = regexp.MustCompile(`<[^>]*>`)
 	spaces   = regexp.MustCompile(`[ \t\x{3000}\x{00a0}]+`)
 	newlines = regexp.MustCompile(`\n\s*\n+`)
@@ -181,6 +182,7 @@ var (
 // HTMLToText extracts the plain text of sanitized HTML, one paragraph per line.
 func HTMLToText(h string) string {
 	t := blockEnd.ReplaceAllString(h, "\n")
+	t = cellEnd.ReplaceAllString(t, " ")
 	t = anyTag.ReplaceAllString(t, "")
 	t = html.UnescapeString(t)
 	t = spaces.ReplaceAllString(t, " ")
@@ -263,7 +265,7 @@ func (s *Service) validate(ctx context.Context, db store.DB, sub access.Subject,
 		ve.add("writer_phone", "联系电话格式不正确")
 	}
 	if len(in.IdempotencyKey) > 100 {
-		ve.add("title", "Idempotency-Key 最长 100 个字符")
+		ve.add("idempotency_key", "Idempotency-Key 最长 100 个字符")
 	}
 	if len(ve.Fields) > 0 {
 		return p, ve
