@@ -198,7 +198,9 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.message }
 
-func errStatus(status int, code, msg string) error { return &httpError{status: status, code: code, message: msg} }
+func errStatus(status int, code, msg string) error {
+	return &httpError{status: status, code: code, message: msg}
+}
 
 func isAPI(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") }
 
@@ -217,11 +219,29 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 	if c.Locals(localPreCSRF) == nil {
 		c.Locals(localPreCSRF, "")
 	}
-	if rerr := a.render(c, he.status, "error", page{Title: http.StatusText(he.status), Error: he.message}); rerr != nil {
+	if rerr := a.render(c, he.status, "error", page{Title: statusTitle(he.status), Error: he.message}); rerr != nil {
 		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
 		return c.Status(he.status).SendString(he.message)
 	}
 	return nil
+}
+
+// statusTitles are the zh-CN headings of error pages (http.StatusText is English).
+var statusTitles = map[int]string{
+	http.StatusBadRequest: "请求有误", http.StatusUnauthorized: "需要登录", http.StatusForbidden: "无权访问",
+	http.StatusNotFound: "页面不存在", http.StatusMethodNotAllowed: "不支持的请求方法", http.StatusRequestEntityTooLarge: "请求内容过大",
+	http.StatusUnsupportedMediaType: "不支持的内容类型", http.StatusUnprocessableEntity: "内容有误", http.StatusTooManyRequests: "请求过于频繁",
+	http.StatusServiceUnavailable: "服务暂不可用",
+}
+
+func statusTitle(status int) string {
+	if t, ok := statusTitles[status]; ok {
+		return t
+	}
+	if status >= 500 {
+		return "服务器内部错误"
+	}
+	return "请求未能完成"
 }
 
 // badQueryMessage keeps only the user's part of a bad-query error: engines wrap it with their

@@ -1,7 +1,10 @@
 package webapp_test
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -92,10 +95,10 @@ func TestAPIContract(t *testing.T) {
 		user   string
 		status int
 	}{
-		{"rep_a2", http.StatusOK},          // same unit
-		{"editor1", http.StatusOK},         // office role, clearance secret
-		{"res_secret", http.StatusOK},      // researcher, clearance secret
-		{"rep_b", http.StatusNotFound},     // another unit's reporter
+		{"rep_a2", http.StatusOK},           // same unit
+		{"editor1", http.StatusOK},          // office role, clearance secret
+		{"res_secret", http.StatusOK},       // researcher, clearance secret
+		{"rep_b", http.StatusNotFound},      // another unit's reporter
 		{"res_public", http.StatusNotFound}, // clearance public < internal
 	} {
 		r := s.api(t, "GET", path, s.token(t, tc.user), nil)
@@ -131,6 +134,9 @@ func TestAPIContract(t *testing.T) {
 	must(t, e.Error.Fields["classification"] != "", "above-clearance classification: fields %v", e.Error.Fields)
 	wantAPIError(t, s.api(t, "POST", "/api/v1/submissions", repA, map[string]string{"title": "t", "body": "b", "category": "NOPE"}),
 		http.StatusUnprocessableEntity, "validation_failed")
+	// A body over the limit: the server answers from the headers alone (and closes), so send
+	// only the headers, as a client that waits for an early answer would.
+	wantAPIError(t, s.oversized(t, "/api/v1/submissions", repA, 3<<20), http.StatusRequestEntityTooLarge, "payload_too_large")
 	// Only a unit's reporters submit.
 	wantAPIError(t, s.api(t, "POST", "/api/v1/submissions", s.token(t, "res_secret"), map[string]string{"title": "t", "body": "b"}),
 		http.StatusForbidden, "forbidden")
@@ -330,4 +336,25 @@ func TestConcurrentSubmissionsSearchable(t *testing.T) {
 	must(t, res.Total == 0, "public researcher filtering on secret: total %d", res.Total)
 	res = s.search(t, "rep_b", url.Values{"unit": {"Z101"}})
 	must(t, res.Total == 0, "Z102 reporter filtering on Z101: total %d", res.Total)
+}
+
+// oversized sends the headers of a request whose Content-Length exceeds the body limit and
+// reads the answer without sending the body.
+func (s *stack) oversized(t *testing.T, path, token string, length int) resp {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.Base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"title\":\"",
+		path, strings.TrimPrefix(s.Base, "http://"), token, length)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("oversized POST: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{Status: res.StatusCode, Header: res.Header, Body: b, URL: s.Base + path}
 }

@@ -139,8 +139,12 @@ func TestSearchParams(t *testing.T) {
 				return c.Unit == "B101" && categoryTop[c.Category] == "城乡建设" && c.Classification == "public"
 			}},
 			{url.Values{"q": {"停车"}}, func(_ int, c created) bool { return strings.Contains(c.Body, "停车") }},
-			{url.Values{"q": {"停车 -收费"}}, func(_ int, c created) bool { return strings.Contains(c.Body, "停车") && !strings.Contains(c.Body, "收费") }},
-			{url.Values{"q": {"电梯 OR 扬尘"}}, func(_ int, c created) bool { return strings.Contains(c.Body, "电梯") || strings.Contains(c.Body, "扬尘") }},
+			{url.Values{"q": {"停车 -收费"}}, func(_ int, c created) bool {
+				return strings.Contains(c.Body, "停车") && !strings.Contains(c.Body, "收费")
+			}},
+			{url.Values{"q": {"电梯 OR 扬尘"}}, func(_ int, c created) bool {
+				return strings.Contains(c.Body, "电梯") || strings.Contains(c.Body, "扬尘")
+			}},
 			{url.Values{"q": {"标题:" + recs[3].Word}}, func(i int, _ created) bool { return i == 3 }},
 			{url.Values{"q": {"title:停车"}}, func(int, created) bool { return false }}, // 停车 is in bodies only
 			{url.Values{"from": {time.Now().In(search.Location).Format("2006-01-02")}, "to": {time.Now().In(search.Location).Format("2006-01-02")}}, func(int, created) bool { return true }},
