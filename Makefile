@@ -40,6 +40,11 @@ clean:
 	-@[ ! -d .data/testpg ] || $(GO) run ./scripts/testpg stop
 	rm -rf bin .data/testpg .data/testpg.lock
 
-## opensearch: start a local OpenSearch node for the engine conformance suite (not yet available)
+## opensearch: start a local OpenSearch 2.19 node on http://127.0.0.1:9200 (Maven Central jars; deploy/opensearch-dev)
 opensearch:
-	@echo "opensearch: not yet available"
+	deploy/opensearch-dev/run.sh start
+
+## opensearch-stop: stop the node(s) started by `make opensearch`
+.PHONY: opensearch-stop
+opensearch-stop:
+	deploy/opensearch-dev/run.sh stop
