@@ -63,7 +63,7 @@ func New(opts Options) (*Analyzer, error) {
 		}
 		opts.CacheDir = filepath.Join(os.TempDir(), "infowork-jieba-"+h)
 	}
-	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil { // #nosec G301 -- holds the public jieba dictionaries only, shared read-only between processes
 		return nil, fmt.Errorf("analyzers: create cache dir: %w", err)
 	}
 	a := &Analyzer{opts: opts, log: opts.Logger.With("component", "analyzers")}
@@ -107,11 +107,11 @@ func (a *Analyzer) load() (jb *gojieba.Jieba, err error) {
 	}
 	for _, p := range []string{a.paths.main, a.paths.hmm, user, a.paths.idf, a.paths.stop} {
 		// cppjieba aborts the process on a file it cannot open; check first.
-		f, err := os.Open(p)
+		f, err := os.Open(p) // #nosec G304 -- dictionary paths from the analyzer's own cache dir or options
 		if err != nil {
 			return nil, fmt.Errorf("load jieba: %w", err)
 		}
-		f.Close()
+		_ = f.Close()
 	}
 	defer func() {
 		if r := recover(); r != nil {

@@ -383,3 +383,32 @@ func BenchmarkIndex(b *testing.B) {
 		a.Index(text)
 	}
 }
+
+func TestTraditionalFoldsToSimplified(t *testing.T) {
+	a := sharedAnalyzer(t)
+	if n := len(t2s()); n < 2000 {
+		t.Fatalf("t2s table has %d entries; the OpenCC tables did not load", n)
+	}
+	terms := func(toks []Token) []string {
+		var out []string
+		for _, tk := range toks {
+			out = append(out, tk.Term)
+		}
+		return out
+	}
+	trad := "國務院辦公廳關於發展改革委員會的報告"
+	simp := "国务院办公厅关于发展改革委员会的报告"
+	if got, want := terms(a.Query(trad)), terms(a.Query(simp)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("traditional query terms %v, simplified %v: want equal", got, want)
+	}
+	// Offsets still point into the traditional original.
+	for _, tk := range a.Index(trad) {
+		if !utf8.ValidString(trad[tk.Start:tk.End]) || tk.End > len(trad) {
+			t.Fatalf("token %+v has offsets outside the original", tk)
+		}
+	}
+	h := a.Highlight(trad, []string{"报告"}, 0)
+	if !strings.Contains(h, "<mark>報告</mark>") {
+		t.Fatalf("highlight %q: want the traditional original marked", h)
+	}
+}

@@ -103,7 +103,7 @@ func writeAtomic(path string, r io.Reader) error {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp)
 	}
 	return err
 }

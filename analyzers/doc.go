@@ -6,8 +6,8 @@
 //
 //  1. Normalize: Unicode NFKC (full-width letters, digits and punctuation become half-width,
 //     U+3000 becomes a space), lower case, every whitespace or control character becomes a
-//     space. Traditional → simplified conversion is not done (no cheap, dictionary-free mapping
-//     exists); the user dictionary can list both forms where it matters.
+//     space, and traditional characters are folded to simplified ones (OpenCC's t2s character
+//     table, one character for one, so offsets stay exact): 發展改革委 finds 发展改革委.
 //  2. Segment with jieba (gojieba/cppjieba, HMM on): Index uses search mode (every word plus the
 //     dictionary words of two or three characters inside it: 北京市委 yields 北京), Query uses
 //     precise mode (南京市长江大桥 → 南京市/长江大桥, never 市长).

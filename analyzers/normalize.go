@@ -16,7 +16,7 @@ type normText struct {
 	start, end []int
 }
 
-// normalize applies NFKC, lower case and maps whitespace and control characters to ' '.
+// normalize applies NFKC, lower case, traditional → simplified folding and maps whitespace and control characters to ' '.
 // Segments of the NFKC iterator keep their original span so offsets can be mapped back.
 func normalize(text string) normText {
 	var b strings.Builder
@@ -39,7 +39,7 @@ func normalize(text string) normText {
 			case unicode.IsSpace(r) || unicode.IsControl(r):
 				r = ' '
 			default:
-				r = unicode.ToLower(r)
+				r = simplify(unicode.ToLower(r))
 			}
 			n := utf8.EncodeRune(buf[:], r)
 			b.Write(buf[:n])
@@ -72,5 +72,6 @@ func (n normText) orig(s, e int) (int, int) {
 }
 
 // Normalize returns text as the analyzer sees it before segmentation: NFKC (full-width →
-// half-width), lower case, whitespace and control characters as plain spaces.
+// half-width), lower case, traditional characters folded to simplified, whitespace and control
+// characters as plain spaces.
 func (a *Analyzer) Normalize(text string) string { return normalize(text).s }
