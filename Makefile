@@ -24,6 +24,15 @@ run: build
 test:
 	scripts/test.sh
 
+## security: go vet, gosec, govulncheck (offline DB) and short fuzz runs (CI runs it after test; docs/ci.md)
+.PHONY: security fuzz
+security:
+	scripts/security.sh
+
+## fuzz: every fuzz target for FUZZTIME each (default 10s), e.g. `make fuzz FUZZTIME=2m`
+fuzz:
+	scripts/fuzz.sh
+
 ## lint: gofmt, go vet and staticcheck
 lint:
 	@unformatted=$$(find . \( -name .data -o -name .git -o -name node_modules \) -prune -o -name '*.go' -print | xargs -r gofmt -l); \

@@ -3,10 +3,14 @@
 // (Predicate) and the search-engine scope (Scope) are built from the same Subject, and a property
 // test checks that the three agree.
 //
-// Policy (foundation): a record is readable when the subject's clearance dominates the record's
-// classification level AND the subject's role grants the record's unit (reporters and unit
+// Policy: a record is readable when the subject's clearance dominates the record's label (level
+// at least the record's classification AND the subject's label categories include every label
+// category of the record) AND the subject's role grants the record's unit (reporters and unit
 // approvers: their own unit; office roles: every unit; the three administrators: no records) AND
 // the record's readers list is empty or names one of the subject's principals.
+//
+// Row-level security on submissions (migration 0004) is a second line for the application's
+// non-owner database role: SetLocal puts the same Subject into the transaction's settings.
 package access
 
 import (
@@ -90,6 +94,14 @@ type Subject struct {
 	UnitCode  string // "" when the user belongs to no unit
 	Roles     []string
 	Clearance label.Level
+	// Categories are the subject's label categories (compartments); a record labelled with a
+	// category not listed here is not readable.
+	Categories []string
+}
+
+// Label returns the subject's clearance as a label.
+func (s Subject) Label() label.Label {
+	return label.Label{Level: s.Clearance, Categories: s.Categories}
 }
 
 // Has reports whether the subject holds role r.
@@ -137,12 +149,13 @@ func (s Subject) CanSubmit() bool {
 type Record struct {
 	UnitCode       string
 	Classification label.Level
+	Categories     []string // label categories
 	Readers        []string
 }
 
 // CanRead is the Go form of the read policy.
 func CanRead(s Subject, r Record) bool {
-	if !s.Clearance.Dominates(r.Classification) {
+	if !s.Label().Dominates(label.Label{Level: r.Classification, Categories: r.Categories}) {
 		return false
 	}
 	if !s.AllUnits() && !slices.Contains(s.Units(), r.UnitCode) {
@@ -159,19 +172,33 @@ func CanRead(s Subject, r Record) bool {
 	return false
 }
 
-// Predicate returns the SQL form of the read policy for a record table aliased as alias that has
-// columns classification, readers and unit_id, with unit codes looked up in units. Placeholders
-// start at $next; the returned args fill them in order.
-func Predicate(s Subject, alias string, next int) (string, []any) {
-	level := int(s.Clearance)
+// level is the highest classification the subject may read, -1 when none.
+func (s Subject) level() int {
 	if !s.Clearance.Valid() {
-		level = -1
+		return -1
 	}
-	sql := fmt.Sprintf("(%[1]s.classification <= $%[2]d AND (cardinality(%[1]s.readers) = 0 OR %[1]s.readers && $%[3]d::text[])",
-		alias, next, next+1)
-	args := []any{level, s.Principals()}
+	return int(s.Clearance)
+}
+
+// categories returns the subject's label categories, never nil (a nil slice would be SQL NULL).
+func (s Subject) categories() []string {
+	if s.Categories == nil {
+		return []string{}
+	}
+	return slices.Clone(s.Categories)
+}
+
+// Predicate returns the SQL form of the read policy for a record table aliased as alias that has
+// columns classification, label_categories, readers and unit_id, with unit codes looked up in
+// units. Placeholders start at $next; the returned args fill them in order (level, principals,
+// categories, then unit codes unless the subject reads every unit).
+func Predicate(s Subject, alias string, next int) (string, []any) {
+	sql := fmt.Sprintf("(%[1]s.classification <= $%[2]d AND (cardinality(%[1]s.readers) = 0 OR %[1]s.readers && $%[3]d::text[])"+
+		" AND %[1]s.label_categories <@ $%[4]d::text[]",
+		alias, next, next+1, next+2)
+	args := []any{s.level(), s.Principals(), s.categories()}
 	if !s.AllUnits() {
-		sql += fmt.Sprintf(" AND %s.unit_id IN (SELECT id FROM units WHERE code = ANY($%d::text[]))", alias, next+2)
+		sql += fmt.Sprintf(" AND %s.unit_id IN (SELECT id FROM units WHERE code = ANY($%d::text[]))", alias, next+3)
 		units := s.Units()
 		if units == nil {
 			units = []string{}
@@ -183,9 +210,6 @@ func Predicate(s Subject, alias string, next int) (string, []any) {
 
 // Scope returns the search-engine form of the read policy.
 func Scope(s Subject) search.Scope {
-	sc := search.Scope{MaxLevel: int(s.Clearance), AllUnits: s.AllUnits(), Units: s.Units(), Principals: s.Principals()}
-	if !s.Clearance.Valid() {
-		sc.MaxLevel = -1
-	}
-	return sc
+	return search.Scope{MaxLevel: s.level(), AllUnits: s.AllUnits(), Units: s.Units(), Principals: s.Principals(),
+		Categories: s.categories()}
 }

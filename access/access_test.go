@@ -123,6 +123,14 @@ func TestSubjectScopes(t *testing.T) {
 			if sc.AllUnits != tt.allUnits || !slices.Equal(sc.Units, tt.units) || !slices.Equal(sc.Principals, tt.principals) {
 				t.Errorf("Scope() = %+v, does not match the subject", sc)
 			}
+			if sc.Categories == nil || len(sc.Categories) != 0 {
+				t.Errorf("Scope().Categories = %#v, want empty", sc.Categories)
+			}
+			withCats := tt.sub
+			withCats.Categories = []string{"人事", "经济"}
+			if sc := access.Scope(withCats); !slices.Equal(sc.Categories, withCats.Categories) {
+				t.Errorf("Scope().Categories = %q, want %q", sc.Categories, withCats.Categories)
+			}
 		})
 	}
 }
@@ -132,6 +140,7 @@ func TestCanRead(t *testing.T) {
 	reporter := access.Subject{Username: "li", UnitCode: "B01", Roles: []string{"reporter"}, Clearance: label.Internal}
 	editor := access.Subject{Username: "ed", UnitCode: "OFF", Roles: []string{"editor"}, Clearance: label.Secret}
 	admin := access.Subject{Username: "sa", UnitCode: "B01", Roles: []string{"sysadmin"}, Clearance: label.Confidential}
+	personnel := access.Subject{Username: "hr", Roles: []string{"leader"}, Clearance: label.Secret, Categories: []string{"人事", "纪检"}}
 	tests := []struct {
 		name string
 		sub  access.Subject
@@ -157,6 +166,14 @@ func TestCanRead(t *testing.T) {
 		{"invalid clearance", access.Subject{Username: "x", Roles: []string{"leader"}, Clearance: 9}, access.Record{UnitCode: "B01"}, false},
 		{"negative clearance", access.Subject{Username: "x", Roles: []string{"leader"}, Clearance: -1}, access.Record{UnitCode: "B01"}, false},
 		{"invalid record level", editor, access.Record{UnitCode: "B01", Classification: -1}, false},
+		{"category not held", editor, access.Record{UnitCode: "B01", Categories: []string{"人事"}}, false},
+		{"categories held", personnel, access.Record{UnitCode: "B01", Classification: label.Secret, Categories: []string{"人事", "纪检"}}, true},
+		{"one category held", personnel, access.Record{UnitCode: "B01", Categories: []string{"人事"}}, true},
+		{"one of two categories held", personnel, access.Record{UnitCode: "B01", Categories: []string{"人事", "经济"}}, false},
+		{"categories held but level too high", personnel, access.Record{UnitCode: "B01", Classification: label.Confidential, Categories: []string{"人事"}}, false},
+		{"category differs by a space", personnel, access.Record{UnitCode: "B01", Categories: []string{"人事 "}}, false},
+		{"unregistered category", personnel, access.Record{UnitCode: "B01", Categories: []string{"未登记"}}, false},
+		{"no categories, user holds some", personnel, access.Record{UnitCode: "B01"}, true},
 	}
 	for _, tt := range tests {
 		if got := access.CanRead(tt.sub, tt.rec); got != tt.want {
@@ -168,23 +185,28 @@ func TestCanRead(t *testing.T) {
 func TestPredicatePlaceholders(t *testing.T) {
 	t.Parallel()
 	reporter := access.Subject{Username: "li", UnitCode: "B01", Roles: []string{"reporter"}, Clearance: label.Secret}
+	reporter.Categories = []string{"人事"}
 	sql, args := access.Predicate(reporter, "x", 4)
-	for _, want := range []string{"x.classification <= $4", "$5::text[]", "$6::text[]", "x.unit_id"} {
+	for _, want := range []string{"x.classification <= $4", "x.readers && $5::text[]", "x.label_categories <@ $6::text[]", "x.unit_id", "$7::text[]"} {
 		if !strings.Contains(sql, want) {
 			t.Errorf("Predicate SQL %q lacks %q", sql, want)
 		}
 	}
-	if len(args) != 3 || args[0] != 2 || !slices.Equal(args[1].([]string), reporter.Principals()) || !slices.Equal(args[2].([]string), []string{"B01"}) {
+	if len(args) != 4 || args[0] != 2 || !slices.Equal(args[1].([]string), reporter.Principals()) ||
+		!slices.Equal(args[2].([]string), []string{"人事"}) || !slices.Equal(args[3].([]string), []string{"B01"}) {
 		t.Errorf("Predicate args = %#v", args)
 	}
 	editor := access.Subject{Username: "ed", Roles: []string{"editor"}, Clearance: label.Public}
 	sql, args = access.Predicate(editor, "s", 1)
-	if strings.Contains(sql, "unit_id") || len(args) != 2 {
+	if strings.Contains(sql, "unit_id") || len(args) != 3 {
 		t.Errorf("editor predicate restricts units: %q %#v", sql, args)
+	}
+	if cats, ok := args[2].([]string); !ok || cats == nil || len(cats) != 0 {
+		t.Errorf("subject without categories must pass an empty, non-nil category list (NULL would match nothing): %#v", args[2])
 	}
 	admin := access.Subject{Username: "sa", Roles: []string{"sysadmin"}, Clearance: label.Confidential}
 	_, args = access.Predicate(admin, "s", 1)
-	if len(args) != 3 || args[2] == nil || len(args[2].([]string)) != 0 {
+	if len(args) != 4 || args[3] == nil || len(args[3].([]string)) != 0 {
 		t.Errorf("admin predicate must pass an empty, non-nil unit list: %#v", args)
 	}
 	bad := access.Subject{Username: "x", Roles: []string{"leader"}, Clearance: 7}
@@ -220,6 +242,41 @@ func FuzzDominance(f *testing.F) {
 		}
 		if sc := access.Scope(sub); sc.MaxLevel != max {
 			t.Fatalf("Scope level %d, Predicate level %d for clearance %d", sc.MaxLevel, max, c)
+		}
+	})
+}
+
+// FuzzCategoryDominance checks the category half of dominance: a record is readable only when
+// every one of its categories is held, compared as exact strings, and Predicate and Scope carry
+// exactly the subject's categories (the SQL and engine sides are checked against a database and
+// an index by TestPolicyAgreesEverywhere).
+func FuzzCategoryDominance(f *testing.F) {
+	for _, m := range [][2]uint8{{0, 0}, {1, 0}, {0, 1}, {1, 1}, {3, 1}, {1, 3}, {0xff, 0x7f}, {2, 4}} {
+		f.Add(m[0], m[1])
+	}
+	names := []string{"人事", "人事处", "纪检", "经济", "", "人事 ", "a,b", "A"}
+	pick := func(mask uint8) []string {
+		var out []string
+		for i, n := range names {
+			if mask&(1<<i) != 0 {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	f.Fuzz(func(t *testing.T, have, need uint8) {
+		sub := access.Subject{Username: "u", Roles: []string{"leader"}, Clearance: label.Confidential, Categories: pick(have)}
+		rec := access.Record{UnitCode: "B01", Classification: label.Public, Categories: pick(need)}
+		want := need&^have == 0
+		if got := access.CanRead(sub, rec); got != want {
+			t.Fatalf("CanRead(categories %q, record %q) = %v, want %v", sub.Categories, rec.Categories, got, want)
+		}
+		_, args := access.Predicate(sub, "s", 1)
+		if got := args[2].([]string); !slices.Equal(got, sub.Categories) || got == nil {
+			t.Fatalf("Predicate categories %#v, subject %#v", got, sub.Categories)
+		}
+		if got := access.Scope(sub).Categories; !slices.Equal(got, sub.Categories) || got == nil {
+			t.Fatalf("Scope categories %#v, subject %#v", got, sub.Categories)
 		}
 	})
 }

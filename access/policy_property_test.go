@@ -25,25 +25,32 @@ type genRecord struct {
 	unit     int // index into the case's units
 	level    label.Level
 	readers  []string
+	labelCat []string // label categories
 	category string
 	district string
 	date     time.Time
 }
 
 var (
-	usernames  = []string{"li", "wang", "zhao", "sa"}
-	categories = []string{"综合", "经济", "社会"}
-	districts  = []string{"", "东城区", "西城区"}
-	baseDate   = time.Date(2025, 11, 20, 10, 0, 0, 0, search.Location)
+	usernames = []string{"li", "wang", "zhao", "sa"}
+	// labelCats are label categories users may hold; records also draw unregisteredCat, which no
+	// user holds (a name that reached a record without passing the registry check).
+	labelCats       = []string{"人事", "人事处", "纪检", "经济"}
+	unregisteredCat = "未登记"
+	categories      = []string{"综合", "经济", "社会"}
+	districts       = []string{"", "东城区", "西城区"}
+	baseDate        = time.Date(2025, 11, 20, 10, 0, 0, 0, search.Location)
 )
 
 // TestPolicyAgreesEverywhere is the key property of the security model: for every subject and
-// record, the Go decision (CanRead), the SQL predicate (Predicate) and the search engine scope
-// (Scope) give exactly the same visible set, and nothing outside that set shows up in the
-// engine's total or facet counts.
+// record, the Go decision (CanRead), the SQL predicate (Predicate), the search engine scope
+// (Scope) and row-level security (a query without any predicate, run under the application's
+// role after SetLocal) give exactly the same visible set, and nothing outside that set shows up
+// in the engine's total or facet counts.
 func TestPolicyAgreesEverywhere(t *testing.T) {
 	db := testenv.DB(t)
 	ctx := t.Context()
+	role := appRole(t, db)
 	an, err := analyzers.New(analyzers.Options{CacheDir: t.TempDir(), Logger: testenv.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -86,16 +93,18 @@ func TestPolicyAgreesEverywhere(t *testing.T) {
 			if rapid.Bool().Draw(t, "restricted") {
 				r.readers = rapid.SliceOfNDistinct(rapid.SampledFrom(principals), 1, 3, rapid.ID[string]).Draw(t, "readers")
 			}
+			r.labelCat = rapid.SliceOfNDistinct(rapid.SampledFrom(append(slices.Clone(labelCats), unregisteredCat)), 0, 3, rapid.ID[string]).Draw(t, "labelCats")
 			return r
 		}), 0, 15).Draw(rt, "records")
 
 		subjects := rapid.SliceOfN(rapid.Custom(func(t *rapid.T) access.Subject {
 			unitChoices := append(slices.Clone(codes), "", "OTHER")
 			return access.Subject{
-				Username:  rapid.SampledFrom(usernames).Draw(t, "username"),
-				UnitCode:  rapid.SampledFrom(unitChoices).Draw(t, "unitCode"),
-				Roles:     rapid.SliceOfNDistinct(rapid.SampledFrom(access.Roles), 1, 2, rapid.ID[string]).Draw(t, "roles"),
-				Clearance: label.Level(rapid.IntRange(-1, 4).Draw(t, "clearance")),
+				Username:   rapid.SampledFrom(usernames).Draw(t, "username"),
+				UnitCode:   rapid.SampledFrom(unitChoices).Draw(t, "unitCode"),
+				Roles:      rapid.SliceOfNDistinct(rapid.SampledFrom(access.Roles), 1, 2, rapid.ID[string]).Draw(t, "roles"),
+				Clearance:  label.Level(rapid.IntRange(-1, 4).Draw(t, "clearance")),
+				Categories: rapid.SliceOfNDistinct(rapid.SampledFrom(labelCats), 0, len(labelCats), rapid.ID[string]).Draw(t, "categories"),
 			}
 		}), 1, 6).Draw(rt, "subjects")
 
@@ -112,13 +121,16 @@ func TestPolicyAgreesEverywhere(t *testing.T) {
 		ids := make([]int64, len(recs))
 		ops := make([]search.Op, len(recs))
 		for i, r := range recs {
-			readers := r.readers
+			readers, cats := r.readers, r.labelCat
 			if readers == nil {
 				readers = []string{}
 			}
-			err := tx.QueryRow(ctx, `INSERT INTO submissions (unit_id, title, body_html, body_text, classification, readers, district, reported_at)
-				SELECT id, $2, '<p>正文</p>', '正文', $3, $4, $5, $6 FROM units WHERE code = $1 RETURNING id`,
-				codes[r.unit], "报告"+strconv.Itoa(i), int(r.level), readers, r.district, r.date).Scan(&ids[i])
+			if cats == nil {
+				cats = []string{}
+			}
+			err := tx.QueryRow(ctx, `INSERT INTO submissions (unit_id, title, body_html, body_text, classification, readers, district, reported_at, label_categories)
+				SELECT id, $2, '<p>正文</p>', '正文', $3, $4, $5, $6, $7 FROM units WHERE code = $1 RETURNING id`,
+				codes[r.unit], "报告"+strconv.Itoa(i), int(r.level), readers, r.district, r.date, cats).Scan(&ids[i])
 			if err != nil {
 				rt.Fatal(err)
 			}
@@ -127,7 +139,7 @@ func TestPolicyAgreesEverywhere(t *testing.T) {
 				ID: id, Version: 1, Kind: "submission", Title: "报告" + strconv.Itoa(i), Body: "正文",
 				Unit: codes[r.unit], UnitName: "单位" + strconv.Itoa(r.unit), Category: r.category,
 				District: r.district, Classification: int(r.level), Urgency: "normal", State: "submitted",
-				Date: r.date, Readers: r.readers,
+				Date: r.date, Readers: r.readers, LabelCategories: r.labelCat,
 			}}
 		}
 		applyOK(rt, eng, ops)
@@ -143,7 +155,7 @@ func TestPolicyAgreesEverywhere(t *testing.T) {
 			// (a) Go.
 			goVisible := map[string]bool{}
 			for i, r := range recs {
-				if access.CanRead(sub, access.Record{UnitCode: codes[r.unit], Classification: r.level, Readers: r.readers}) {
+				if access.CanRead(sub, access.Record{UnitCode: codes[r.unit], Classification: r.level, Readers: r.readers, Categories: r.labelCat}) {
 					goVisible[strconv.FormatInt(ids[i], 10)] = true
 				}
 			}
@@ -166,6 +178,12 @@ func TestPolicyAgreesEverywhere(t *testing.T) {
 			}
 			if !maps.Equal(goVisible, sqlVisible) {
 				rt.Fatalf("subject %+v: CanRead sees %v, SQL predicate sees %v", sub, sortedKeys(goVisible), sortedKeys(sqlVisible))
+			}
+			// (b2) Row-level security: no predicate at all, the application's role, the subject's
+			// settings. The savepoint's rollback ends the role and the settings.
+			rlsVisible := rlsIDs(rt, ctx, tx, role, &sub)
+			if !maps.Equal(goVisible, rlsVisible) {
+				rt.Fatalf("subject %+v: CanRead sees %v, row-level security sees %v", sub, sortedKeys(goVisible), sortedKeys(rlsVisible))
 			}
 			// (c) Engine.
 			res, err := eng.Search(ctx, search.Query{Size: search.MaxPageSize, Facets: search.AllFacets, FacetSize: 1000, Scope: access.Scope(sub)})

@@ -146,6 +146,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			db := testenv.DB(t)
 			ctx := t.Context()
 			ids := writeEvents(t, db, 6)
+			// The append-only trigger (migration 0003) refuses every change; a DBA who disables
+			// it, as here, is caught by the hash chain.
+			if _, err := db.Exec(ctx, `ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`); err != nil {
+				t.Fatal(err)
+			}
 			if err := tt.tamper(ctx, db, ids); err != nil {
 				t.Fatal(err)
 			}

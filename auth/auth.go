@@ -5,6 +5,12 @@
 // sessions at once. Browsers carry the token in an HttpOnly cookie; programs send it as a bearer
 // token. Failed logins are counted per account (not per IP) and lock the account for a while;
 // unknown users and wrong passwords get the same error and take the same time.
+//
+// The password policy (length, blocklist, optional character classes, rotation and history) is
+// configuration, because 等保 and ASVS disagree on composition and rotation (docs/security.md).
+// A second factor (TOTP, secret sealed with AES-GCM) makes a login two-step; administrators must
+// have one. A session whose user must first change the password or enroll a second factor
+// carries a Restriction that the web layer enforces.
 package auth
 
 import (
@@ -48,9 +54,22 @@ type Options struct {
 	AbsoluteTimeout   time.Duration // default 12 h
 	MaxFailures       int           // default 5 consecutive failures lock the account
 	LockDuration      time.Duration // default 15 min
-	MinPasswordLength int           // default 10
-	HashParams        *argon2id.Params
-	Logger            *slog.Logger
+	MinPasswordLength int           // default 10; at least 8 (ASVS V6.2.1)
+	// PasswordClasses is how many of lower case, upper case, digit and symbol a password must
+	// mix: 0 (default, ASVS V6.2.5) to 4; 等保 deployments set 3.
+	PasswordClasses int
+	// PasswordMaxAge forces a change after this long: 0 (default, ASVS V6.2.10) never; 等保
+	// deployments set 90 days.
+	PasswordMaxAge time.Duration
+	// PasswordHistory is how many recent passwords (the current one included) cannot be reused:
+	// 0 means the default 5; negative turns the check off.
+	PasswordHistory int
+	// SecretKey (32 bytes) seals TOTP secrets at rest. Empty: a random key for this process
+	// only, with a warning (enrolled second factors then stop working at restart).
+	SecretKey  []byte
+	TOTPIssuer string // shown in authenticator apps; default "infowork"
+	HashParams *argon2id.Params
+	Logger     *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -69,6 +88,12 @@ func (o *Options) defaults() {
 	if o.MinPasswordLength == 0 {
 		o.MinPasswordLength = 10
 	}
+	if o.PasswordHistory == 0 {
+		o.PasswordHistory = 5
+	}
+	if o.TOTPIssuer == "" {
+		o.TOTPIssuer = "infowork"
+	}
 	if o.HashParams == nil {
 		o.HashParams = &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	}
@@ -83,16 +108,33 @@ type Service struct {
 	opts      Options
 	log       *slog.Logger
 	dummyHash string
+	sealer    *sealer
 }
 
 // New builds the service.
 func New(db *pgxpool.Pool, opts Options) (*Service, error) {
 	opts.defaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	dummy, err := argon2id.CreateHash("infowork-timing-equalizer", opts.HashParams)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	return &Service{db: db, opts: opts, log: opts.Logger.With("component", "auth"), dummyHash: dummy}, nil
+	log := opts.Logger.With("component", "auth")
+	key := opts.SecretKey
+	if len(key) == 0 {
+		log.Warn("no secret key configured: TOTP secrets are sealed with a key of this process only")
+		key = make([]byte, KeySize)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+	}
+	sl, err := newSealer(key)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return &Service{db: db, opts: opts, log: log, dummyHash: dummy, sealer: sl}, nil
 }
 
 // User is an account as the rest of the system sees it.
@@ -105,12 +147,16 @@ type User struct {
 	UnitName           string
 	Roles              []string
 	Clearance          label.Level
+	LabelCategories    []string // label categories (compartments) the user holds
 	MustChangePassword bool
+	MFAEnrolled        bool // a confirmed second factor (TOTP)
+	PasswordChangedAt  time.Time
 }
 
 // Subject returns the access-control subject for the user.
 func (u User) Subject() access.Subject {
-	return access.Subject{UserID: u.ID, Username: u.Username, UnitCode: u.UnitCode, Roles: u.Roles, Clearance: u.Clearance}
+	return access.Subject{UserID: u.ID, Username: u.Username, UnitCode: u.UnitCode, Roles: u.Roles, Clearance: u.Clearance,
+		Categories: u.LabelCategories}
 }
 
 // Name returns the display name, or the username when there is none.
@@ -148,17 +194,11 @@ func (s *Service) CheckPassword(username, password string) error {
 	if isCommonPassword(password) {
 		return fmt.Errorf("密码过于常见，请换一个")
 	}
+	if passwordClasses(password) < s.opts.PasswordClasses {
+		return fmt.Errorf("密码须包含小写字母、大写字母、数字、符号中的至少 %d 类", s.opts.PasswordClasses)
+	}
 	return nil
 }
-
-var commonPasswords = map[string]bool{
-	"password": true, "password1": true, "123456789": true, "1234567890": true, "12345678": true, "qwertyuiop": true,
-	"11111111": true, "1qaz2wsx": true, "iloveyou": true, "admin12345": true, "admin123456": true, "password123": true,
-	"abc1234567": true, "a123456789": true, "qwerty123": true, "1q2w3e4r5t": true, "88888888": true, "0000000000": true,
-	"woaini1314": true, "aa123456789": true, "p@ssw0rd": true, "passw0rd": true,
-}
-
-func isCommonPassword(p string) bool { return commonPasswords[strings.ToLower(p)] }
 
 var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{2,64}$`)
 
@@ -202,8 +242,10 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 		unitID = &id
 	}
 	var id int64
-	err = s.db.QueryRow(ctx, `INSERT INTO users (username, display_name, phone, password_hash, unit_id, roles, clearance, must_change_password)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+	err = s.db.QueryRow(ctx, `WITH u AS (INSERT INTO users (username, display_name, phone, password_hash, unit_id, roles, clearance, must_change_password)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, password_hash),
+		h AS (INSERT INTO password_history (user_id, password_hash) SELECT id, password_hash FROM u)
+		SELECT id FROM u`,
 		nu.Username, nu.DisplayName, nu.Phone, hash, unitID, nu.Roles, int(nu.Clearance), nu.MustChangePassword).Scan(&id)
 	if err != nil {
 		if store.IsUniqueViolation(err, "") {
@@ -215,13 +257,14 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 }
 
 const selectUser = `SELECT u.id, u.username, u.display_name, u.phone, COALESCE(un.code, ''), COALESCE(un.name, ''),
-	u.roles, u.clearance, u.must_change_password
+	u.roles, u.clearance, u.label_categories, u.must_change_password, u.totp_enrolled_at IS NOT NULL, u.password_changed_at
 	FROM users u LEFT JOIN units un ON un.id = u.unit_id`
 
 func scanUser(row pgx.Row) (User, error) {
 	var u User
 	var cl int16
-	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Phone, &u.UnitCode, &u.UnitName, &u.Roles, &cl, &u.MustChangePassword)
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Phone, &u.UnitCode, &u.UnitName, &u.Roles, &cl, &u.LabelCategories, &u.MustChangePassword,
+		&u.MFAEnrolled, &u.PasswordChangedAt)
 	u.Clearance = label.Level(cl)
 	return u, err
 }
@@ -237,11 +280,15 @@ func (s *Service) UserByID(ctx context.Context, id int64) (User, error) {
 
 // Session is an authenticated session.
 type Session struct {
-	Token     string // only set by Login
+	Token     string // only set by Login and VerifyMFA
 	CSRFToken string
 	Kind      string
+	State     string // StateActive or StateMFAPending
 	ExpiresAt time.Time
 	User      User
+	// Restriction is "" for a full session, else one of the Restrict* values: the session may
+	// then only do what lifts the restriction.
+	Restriction string
 }
 
 // LoginRequest carries the credentials and the request context for auditing.
@@ -285,52 +332,48 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (Session, error) {
 		s.audit(ctx, audit.Event{UserID: id, Username: username, ClientIP: r.ClientIP, Action: "login", Outcome: audit.Denied, Detail: "account locked"})
 		return Session{}, ErrInvalidCredentials
 	case !ok:
-		// A lock that has run out starts the count afresh (one typo after it must not lock
-		// again). The expressions use only the row's own columns so concurrent failures are
-		// each counted (READ COMMITTED re-evaluates them on the newest row version).
-		_, err := s.db.Exec(ctx, `UPDATE users SET
-			failed_logins = CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END,
-			locked_until = CASE
-				WHEN (CASE WHEN locked_until <= now() THEN 1 ELSE failed_logins + 1 END) >= $2
-					THEN clock_timestamp() + $3 * interval '1 microsecond'
-				WHEN locked_until <= now() THEN NULL
-				ELSE locked_until END
-			WHERE id = $1`, id, s.opts.MaxFailures, s.opts.LockDuration.Microseconds())
-		if err != nil {
-			return Session{}, fmt.Errorf("auth: login: %w", err)
+		// Count and audit in one transaction: one commit, like the unknown-user path, so the
+		// two cannot be told apart by the time a commit (an fsync) takes.
+		if err := s.recordFailure(ctx, id, audit.Event{UserID: id, Username: username, ClientIP: r.ClientIP, Action: "login",
+			Outcome: audit.Failure, Detail: "wrong password"}); err != nil {
+			return Session{}, err
 		}
-		s.audit(ctx, audit.Event{UserID: id, Username: username, ClientIP: r.ClientIP, Action: "login", Outcome: audit.Failure, Detail: "wrong password"})
 		return Session{}, ErrInvalidCredentials
 	}
 	kind := r.Kind
 	if kind != KindAPI {
 		kind = KindWeb
 	}
-	token, csrf := randomToken(), randomToken()
-	expires := now.Add(s.opts.AbsoluteTimeout)
+	u, err := s.UserByID(ctx, id)
+	if err != nil {
+		return Session{}, err
+	}
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return Session{}, fmt.Errorf("auth: login: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = $1`, id); err != nil {
+	state, ttl, detail := StateActive, s.opts.AbsoluteTimeout, kind
+	if u.MFAEnrolled {
+		// The failure count is only reset once the second factor is right too; otherwise the
+		// password would buy unlimited guesses at the code.
+		state, ttl, detail = StateMFAPending, min(mfaPendingT, s.opts.AbsoluteTimeout), kind+"; second factor pending"
+	} else if _, err := tx.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = $1`, id); err != nil {
 		return Session{}, fmt.Errorf("auth: login: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, kind, csrf_token, client_ip, user_agent, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, hashToken(token), id, kind, csrf, r.ClientIP, truncate(r.UserAgent, 300), expires); err != nil {
-		return Session{}, fmt.Errorf("auth: login: %w", err)
+	sess, err := s.insertSession(ctx, tx, id, kind, state, r.ClientIP, r.UserAgent, ttl)
+	if err != nil {
+		return Session{}, err
 	}
-	if err := audit.Record(ctx, tx, audit.Event{UserID: id, Username: username, ClientIP: r.ClientIP, Action: "login", Outcome: audit.Success, Detail: kind}); err != nil {
+	if err := audit.Record(ctx, tx, audit.Event{UserID: id, Username: username, ClientIP: r.ClientIP, Action: "login", Outcome: audit.Success, Detail: detail}); err != nil {
 		return Session{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return Session{}, fmt.Errorf("auth: login: %w", err)
 	}
-	u, err := s.UserByID(ctx, id)
-	if err != nil {
-		return Session{}, err
-	}
-	return Session{Token: token, CSRFToken: csrf, Kind: kind, ExpiresAt: expires, User: u}, nil
+	sess.User = u
+	sess.Restriction = s.restriction(state, u)
+	return sess, nil
 }
 
 // Authenticate resolves a token to its session, enforcing idle and absolute expiry.
@@ -343,10 +386,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, erro
 		userID   int64
 		lastSeen time.Time
 	)
-	err := s.db.QueryRow(ctx, `SELECT s.user_id, s.kind, s.csrf_token, s.expires_at, s.last_seen_at FROM sessions s
+	err := s.db.QueryRow(ctx, `SELECT s.user_id, s.kind, s.state, s.csrf_token, s.expires_at, s.last_seen_at FROM sessions s
 		JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.disabled_at IS NULL AND s.expires_at > clock_timestamp()`,
-		hashToken(token)).Scan(&userID, &sess.Kind, &sess.CSRFToken, &sess.ExpiresAt, &lastSeen)
+		hashToken(token)).Scan(&userID, &sess.Kind, &sess.State, &sess.CSRFToken, &sess.ExpiresAt, &lastSeen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, ErrUnauthenticated
 	}
@@ -367,6 +410,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, erro
 	if err != nil {
 		return Session{}, err
 	}
+	sess.Restriction = s.restriction(sess.State, sess.User)
 	return sess, nil
 }
 

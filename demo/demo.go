@@ -90,7 +90,7 @@ func DefaultCorpusDir() string {
 
 func findRepoRoot(dir string) string {
 	for {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil { // #nosec G304 -- walks up from the working directory looking for go.mod
 			for _, line := range strings.Split(string(data), "\n") {
 				f := strings.Fields(line)
 				if len(f) == 2 && f[0] == "module" && strings.Trim(f[1], `"`) == "infowork" {

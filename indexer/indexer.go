@@ -394,5 +394,5 @@ func backoff(base, maxDelay time.Duration, attempt int) time.Duration {
 	if d <= 0 || d > maxDelay {
 		d = maxDelay
 	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) // #nosec G404 -- retry jitter, not a secret; predictability is harmless
 }

@@ -71,6 +71,9 @@ type Document struct {
 	// Readers, when not empty, restricts reading to these principals (Notes-style readers list);
 	// a Scope sees the document only if one of its Principals is listed.
 	Readers []string
+	// LabelCategories are the label categories (compartments) of the record; a Scope sees the
+	// document only if every one of them is in its Categories.
+	LabelCategories []string
 }
 
 // Month is the facet value of a date: "2006-01" in the Asia/Shanghai calendar.
@@ -92,6 +95,13 @@ type Scope struct {
 	AllUnits   bool     // true: any unit; false: only Units
 	Units      []string // unit codes readable when AllUnits is false
 	Principals []string // the caller's principals for readers lists (user:NAME, unit:CODE, role:ROLE)
+	// Categories are the caller's label categories: a document is visible only if each of its
+	// LabelCategories is listed here (exact strings). An engine must express "the document's set
+	// is a subset of Categories" inside the query and must not depend on knowing every category
+	// that exists: embedded and Elasticsearch/OpenSearch exclude documents holding any term
+	// outside the allowed set, written as term ranges over the gaps between the allowed values
+	// (see search/embedded scopeFilter).
+	Categories []string
 }
 
 // Query is a search request. Text uses the query language of ParseQuery.
@@ -128,6 +138,8 @@ type Hit struct {
 	Urgency        string
 	State          string
 	Date           time.Time
+	// LabelCategories are the document's label categories (for the label shown beside the hit).
+	LabelCategories []string
 }
 
 // FacetValue is one value of a facet with its document count under the current query.

@@ -73,7 +73,7 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string {
 	parts := make([]string, 0, len(e.Fields))
-	for _, f := range []string{"title", "body", "category", "urgency", "classification", "writer_name", "writer_phone", "idempotency_key"} {
+	for _, f := range []string{"title", "body", "category", "urgency", "classification", "label_categories", "writer_name", "writer_phone", "idempotency_key"} {
 		if m, ok := e.Fields[f]; ok {
 			parts = append(parts, m)
 		}
@@ -98,12 +98,15 @@ type Input struct {
 	CategoryCode   string
 	Urgency        string
 	Classification string // contract name or Chinese marking; default public
-	WriterName     string
-	WriterPhone    string
-	IdempotencyKey string // optional; a retried request with the same key returns the first result
-	Source         string // web (default), api, demo, import
-	SourceRef      string // external id for imports; unique per source
-	ReportedAt     time.Time
+	// LabelCategories are the label categories (compartments) of the record: registered names
+	// the author holds. Empty: none.
+	LabelCategories []string
+	WriterName      string
+	WriterPhone     string
+	IdempotencyKey  string // optional; a retried request with the same key returns the first result
+	Source          string // web (default), api, demo, import
+	SourceRef       string // external id for imports; unique per source
+	ReportedAt      time.Time
 }
 
 // Submission is a stored report as a reader sees it.
@@ -121,13 +124,20 @@ type Submission struct {
 	District       string
 	Urgency        string
 	Classification label.Level
-	State          string
-	WriterName     string
-	WriterPhone    string
-	AuthorName     string
-	ReportedAt     time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// LabelCategories are the record's label categories, sorted (see Label).
+	LabelCategories []string
+	State           string
+	WriterName      string
+	WriterPhone     string
+	AuthorName      string
+	ReportedAt      time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Label returns the record's full security label (level and categories).
+func (s Submission) Label() label.Label {
+	return label.Label{Level: s.Classification, Categories: s.LabelCategories}
 }
 
 // Service stores and reads submissions.
@@ -204,6 +214,7 @@ type prepared struct {
 	categoryID                *int64
 	urgency                   string
 	level                     label.Level
+	labelCategories           []string
 }
 
 func (s *Service) validate(ctx context.Context, db store.DB, sub access.Subject, in Input) (prepared, error) {
@@ -245,6 +256,23 @@ func (s *Service) validate(ctx context.Context, db store.DB, sub access.Subject,
 	}
 	if !sub.Clearance.Dominates(p.level) {
 		ve.add("classification", fmt.Sprintf("不能报送高于本人密级（%s）的信息", sub.Clearance.Chinese()))
+	}
+	p.labelCategories = []string{}
+	if len(in.LabelCategories) > 0 {
+		cs, err := label.CheckCategories(ctx, db, in.LabelCategories)
+		var unknown *label.UnknownCategoriesError
+		switch {
+		case errors.As(err, &unknown):
+			ve.add("label_categories", "标识类别未登记："+strings.Join(unknown.Names, "、"))
+		case errors.Is(err, label.ErrInvalidCategory):
+			ve.add("label_categories", "标识类别名称无效（1–20 个字，不含逗号）："+err.Error())
+		case err != nil:
+			return p, fmt.Errorf("submission: %w", err)
+		case !label.HoldsAll(sub.Categories, cs):
+			ve.add("label_categories", "不能标注本人未获授权的标识类别")
+		default:
+			p.labelCategories = cs
+		}
 	}
 	if in.CategoryCode != "" {
 		var id int64
@@ -290,6 +318,9 @@ func (s *Service) Create(ctx context.Context, sub access.Subject, in Input, clie
 	}
 	var out Created
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := access.SetLocal(ctx, tx, sub); err != nil { // row-level security, second line
+			return fmt.Errorf("submission: create: %w", err)
+		}
 		var err error
 		out, err = s.CreateTx(ctx, tx, sub.UnitCode, sub, in)
 		if err != nil || out.Duplicate {
@@ -309,6 +340,9 @@ func (s *Service) lastLevel(in Input) label.Level {
 func intPtr(i int) *int { return &i }
 
 // CreateTx stores a report for unitCode inside tx (used by Create, the demo loader and imports).
+// Under the application's database role, row-level security checks the new row against the
+// transaction's settings: the caller runs access.SetLocal (Create does) or, for trusted loaders,
+// access.SetBypass.
 func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, unitCode string, sub access.Subject, in Input) (Created, error) {
 	p, err := s.validate(ctx, tx, sub, in)
 	if err != nil {
@@ -335,12 +369,12 @@ func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, unitCode string, sub 
 	}
 	var c Created
 	err = tx.QueryRow(ctx, `INSERT INTO submissions (unit_id, author_id, writer_name, writer_phone, title, body_html, body_text,
-			category_id, district, urgency, classification, source, source_ref, idempotency_key, reported_at)
-		SELECT u.id, $2, $3, $4, $5, $6, $7, $8, u.district, $9, $10, $11, $12, $13, $14 FROM units u WHERE u.code = $1
+			category_id, district, urgency, classification, label_categories, source, source_ref, idempotency_key, reported_at)
+		SELECT u.id, $2, $3, $4, $5, $6, $7, $8, u.district, $9, $10, $15, $11, $12, $13, $14 FROM units u WHERE u.code = $1
 		ON CONFLICT DO NOTHING
 		RETURNING id, version`,
 		unitCode, authorID, in.WriterName, in.WriterPhone, p.title, p.bodyHTML, p.bodyText,
-		p.categoryID, p.urgency, int(p.level), source, ref, idem, reported).Scan(&c.ID, &c.Version)
+		p.categoryID, p.urgency, int(p.level), source, ref, idem, reported, p.labelCategories).Scan(&c.ID, &c.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Either the unit is missing or an earlier request with the same key/ref won.
 		err = tx.QueryRow(ctx, `SELECT id, version FROM submissions
@@ -365,7 +399,7 @@ func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, unitCode string, sub 
 }
 
 const selectSubmission = `SELECT s.id, s.version, s.title, s.body_html, s.body_text, u.code, u.name,
-	COALESCE(c.code, ''), COALESCE(c.name, ''), s.district, s.urgency, s.classification, s.state,
+	COALESCE(c.code, ''), COALESCE(c.name, ''), s.district, s.urgency, s.classification, s.label_categories, s.state,
 	s.writer_name, s.writer_phone, COALESCE(NULLIF(a.display_name, ''), a.username, ''), s.reported_at, s.created_at, s.updated_at
 	FROM submissions s
 	JOIN units u ON u.id = s.unit_id
@@ -376,17 +410,22 @@ func scanSubmission(r pgx.CollectableRow) (Submission, error) {
 	var s Submission
 	var cl int16
 	err := r.Scan(&s.ID, &s.Version, &s.Title, &s.BodyHTML, &s.BodyText, &s.UnitCode, &s.UnitName,
-		&s.CategoryCode, &s.CategoryName, &s.District, &s.Urgency, &cl, &s.State,
+		&s.CategoryCode, &s.CategoryName, &s.District, &s.Urgency, &cl, &s.LabelCategories, &s.State,
 		&s.WriterName, &s.WriterPhone, &s.AuthorName, &s.ReportedAt, &s.CreatedAt, &s.UpdatedAt)
 	s.Classification = label.Level(cl)
 	return s, err
 }
 
 // Get returns one submission if the subject may read it, else store.ErrNotFound. Reads of
-// records at secret or above are audited.
+// records at secret or above, or carrying label categories, are audited.
 func (s *Service) Get(ctx context.Context, sub access.Subject, id int64, clientIP string) (Submission, error) {
+	tx, err := access.Begin(ctx, s.db, sub)
+	if err != nil {
+		return Submission{}, fmt.Errorf("submission %d: %w", id, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
 	pred, args := access.Predicate(sub, "s", 2)
-	rows, err := s.db.Query(ctx, selectSubmission+` WHERE s.id = $1 AND `+pred, append([]any{id}, args...)...)
+	rows, err := tx.Query(ctx, selectSubmission+` WHERE s.id = $1 AND `+pred, append([]any{id}, args...)...)
 	if err != nil {
 		return Submission{}, fmt.Errorf("submission %d: %w", id, err)
 	}
@@ -397,10 +436,15 @@ func (s *Service) Get(ctx context.Context, sub access.Subject, id int64, clientI
 	if err != nil {
 		return Submission{}, fmt.Errorf("submission %d: %w", id, err)
 	}
-	if out.Classification >= label.Secret {
+	_ = tx.Rollback(ctx) // release the connection before the audit write
+	if out.Classification >= label.Secret || len(out.LabelCategories) > 0 {
 		lv := int(out.Classification)
+		var detail string
+		if len(out.LabelCategories) > 0 {
+			detail = "label=" + out.Label().String()
+		}
 		if err := audit.Write(ctx, s.db, audit.Event{UserID: sub.UserID, Username: sub.Username, ClientIP: clientIP,
-			Action: "submission.read", Object: "submission:" + strconv.FormatInt(id, 10), Label: &lv}); err != nil {
+			Action: "submission.read", Object: "submission:" + strconv.FormatInt(id, 10), Label: &lv, Detail: detail}); err != nil {
 			return Submission{}, err // fail closed: no audit, no read
 		}
 	}
@@ -430,6 +474,11 @@ func (s *Service) List(ctx context.Context, sub access.Subject, o ListOptions) (
 	if o.Page <= 0 {
 		o.Page = 1
 	}
+	tx, err := access.Begin(ctx, s.db, sub)
+	if err != nil {
+		return Page{}, fmt.Errorf("submission: list: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
 	pred, args := access.Predicate(sub, "s", 1)
 	where := ` WHERE ` + pred
 	if o.UnitCode != "" {
@@ -437,11 +486,11 @@ func (s *Service) List(ctx context.Context, sub access.Subject, o ListOptions) (
 		where += fmt.Sprintf(` AND u.code = $%d`, len(args))
 	}
 	var total int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM submissions s JOIN units u ON u.id = s.unit_id`+where, args...).Scan(&total); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM submissions s JOIN units u ON u.id = s.unit_id`+where, args...).Scan(&total); err != nil {
 		return Page{}, fmt.Errorf("submission: list: %w", err)
 	}
 	args = append(args, o.Size, (o.Page-1)*o.Size)
-	rows, err := s.db.Query(ctx, selectSubmission+where+fmt.Sprintf(` ORDER BY s.reported_at DESC, s.id DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
+	rows, err := tx.Query(ctx, selectSubmission+where+fmt.Sprintf(` ORDER BY s.reported_at DESC, s.id DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("submission: list: %w", err)
 	}
@@ -454,14 +503,27 @@ func (s *Service) List(ctx context.Context, sub access.Subject, o ListOptions) (
 
 // Documents loads the current rows of ids as search documents (missing ids are absent: the
 // indexer deletes them from the index). It reads outside any access scope: the engine stores the
-// labels and applies each reader's scope at query time.
+// labels and applies each reader's scope at query time. When db can begin a (sub)transaction it
+// reads in one with the row-level-security bypass set, rolled back afterwards, so that under the
+// application's database role rows are not mistaken for missing ones (and deleted from the index).
 func Documents(ctx context.Context, db store.DB, ids []int64) (map[int64]search.Document, error) {
+	if b, ok := db.(access.TxBeginner); ok {
+		tx, err := b.Begin(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("submission: load documents: %w", err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only; ends the bypass
+		if err := access.SetBypass(ctx, tx); err != nil {
+			return nil, fmt.Errorf("submission: load documents: %w", err)
+		}
+		db = tx
+	}
 	rows, err := db.Query(ctx, `WITH RECURSIVE top AS (
 			SELECT id, name AS top_name, id AS root FROM categories WHERE parent_id IS NULL
 			UNION ALL
 			SELECT c.id, t.top_name, t.root FROM categories c JOIN top t ON c.parent_id = t.id)
 		SELECT s.id, s.version, s.title, s.body_text, u.code, u.name, COALESCE(t.top_name, ''), COALESCE(c.name, ''),
-			s.district, s.classification, s.urgency, s.state, s.reported_at, s.readers
+			s.district, s.classification, s.urgency, s.state, s.reported_at, s.readers, s.label_categories
 		FROM submissions s
 		JOIN units u ON u.id = s.unit_id
 		LEFT JOIN categories c ON c.id = s.category_id
@@ -479,7 +541,7 @@ func Documents(ctx context.Context, db store.DB, ids []int64) (map[int64]search.
 			cl int16
 		)
 		if err := rows.Scan(&id, &d.Version, &d.Title, &d.Body, &d.Unit, &d.UnitName, &d.Category, &d.Subcategory,
-			&d.District, &cl, &d.Urgency, &d.State, &d.Date, &d.Readers); err != nil {
+			&d.District, &cl, &d.Urgency, &d.State, &d.Date, &d.Readers, &d.LabelCategories); err != nil {
 			return nil, fmt.Errorf("submission: load documents: %w", err)
 		}
 		if d.Subcategory == d.Category {

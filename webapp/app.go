@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"infowork/auth"
+	"infowork/ratelimit"
 	"infowork/search"
 	"infowork/submission"
 )
@@ -39,8 +41,12 @@ type Options struct {
 	Registerer     prometheus.Registerer
 	Gatherer       prometheus.Gatherer
 	CookieSecure   bool     // set the Secure flag on cookies (behind HTTPS)
-	TrustedProxies []string // proxies whose X-Forwarded-For is believed
+	TrustedProxies []string // proxies (addresses or CIDR prefixes) whose X-Forwarded-For is believed
 	BodyLimit      int      // bytes; default 2 MiB
+	// Limiter keeps the rate-limit counters in the shared database; nil builds one on DB (the
+	// caller then has no handle to run its purge loop, which tests do not need).
+	Limiter    *ratelimit.Limiter
+	RateLimits RateLimits
 }
 
 // App is the web application.
@@ -50,6 +56,10 @@ type App struct {
 	fiber   *fiber.App
 	pages   map[string]*template.Template
 	metrics *httpMetrics
+
+	limiter        *ratelimit.Limiter
+	limits         RateLimits
+	trustedProxies []netip.Prefix
 
 	namesMu sync.Mutex
 	names   *nameCache
@@ -69,7 +79,16 @@ func New(opts Options) (*App, error) {
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.DefaultGatherer
 	}
-	a := &App{opts: opts, log: opts.Logger.With("component", "webapp"), metrics: newHTTPMetrics(opts.Registerer)}
+	a := &App{opts: opts, log: opts.Logger.With("component", "webapp"), metrics: newHTTPMetrics(opts.Registerer),
+		limiter: opts.Limiter, limits: opts.RateLimits}
+	a.limits.defaults()
+	if a.limiter == nil {
+		a.limiter = ratelimit.New(opts.DB, ratelimit.Options{Logger: opts.Logger})
+	}
+	var err error
+	if a.trustedProxies, err = parseTrustedProxies(opts.TrustedProxies); err != nil {
+		return nil, err
+	}
 	if err := a.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -107,7 +126,7 @@ var funcs = template.FuncMap{
 	"stateName":   submission.StateName,
 	"date":        func(t time.Time) string { return t.In(search.Location).Format("2006-01-02") },
 	"datetime":    func(t time.Time) string { return t.In(search.Location).Format("2006-01-02 15:04") },
-	"safe":        func(s string) template.HTML { return template.HTML(s) }, //nolint:gosec // only for HTML the app produced and escaped
+	"safe":        func(s string) template.HTML { return template.HTML(s) }, // #nosec G203 -- only for HTML the app produced: sanitized bodies and escaped highlights
 	"add":         func(a, b int) int { return a + b },
 	"sub":         func(a, b int) int { return a - b },
 	"paragraphs":  func(s string) []string { return strings.Split(s, "\n") },
@@ -154,6 +173,9 @@ type page struct {
 	Error   string
 	Data    any
 	Degrade bool
+	// Restricted hides the navigation: the session may only change its password or complete
+	// or enroll its second factor.
+	Restricted bool
 }
 
 func (a *App) render(c *fiber.Ctx, status int, name string, p page) error {
@@ -165,6 +187,7 @@ func (a *App) render(c *fiber.Ctx, status int, name string, p page) error {
 		u := s.User
 		p.User = &u
 		p.CSRF = s.CSRFToken
+		p.Restricted = s.Restriction != ""
 	}
 	if p.CSRF == "" {
 		p.CSRF = c.Locals(localPreCSRF).(string)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pquerna/otp/totp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"infowork/analyzers"
@@ -139,15 +140,26 @@ type stack struct {
 	Engine search.Engine // what the web app sees
 	Base   string        // http://127.0.0.1:PORT
 
-	mu     sync.Mutex
-	tokens map[string]string
+	Auth *auth.Service
+	Opts webapp.Options // what App was built with (a second replica reuses them)
+
+	mu          sync.Mutex
+	tokens      map[string]string
+	totpSecrets map[string]string // username → TOTP secret enrolled by token()
 }
 
 type stackOptions struct {
 	// wrapEngine, when set, wraps the engine the web app sees (fault injection); the indexer
 	// keeps writing to the real engine.
 	wrapEngine func(search.Engine) search.Engine
+	// rateLimits for the app; zero means budgets large enough for any test (the tests of the
+	// limits set their own).
+	rateLimits     webapp.RateLimits
+	trustedProxies []string
 }
+
+// testSecretKey seals TOTP secrets in every test stack.
+var testSecretKey = []byte("infowork-test-secret-key-32-byte")
 
 func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
@@ -169,7 +181,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 			t.Fatalf("category %s: %v", c.Code, err)
 		}
 	}
-	authSvc, err := auth.New(db, auth.Options{Logger: log,
+	authSvc, err := auth.New(db, auth.Options{Logger: log, SecretKey: testSecretKey,
 		HashParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
 	if err != nil {
 		t.Fatal(err)
@@ -209,8 +221,21 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if o.wrapEngine != nil {
 		webEngine = o.wrapEngine(eng)
 	}
-	app, err := webapp.New(webapp.Options{DB: db, Auth: authSvc, Submissions: subs, Engine: webEngine, Logger: log,
-		Registerer: reg, Gatherer: reg})
+	limits := o.rateLimits
+	if limits == (webapp.RateLimits{}) {
+		limits = webapp.RateLimits{LoginPerIP: 100000, LoginPerUser: 100000, PerSession: 1000000}
+	}
+	opts := webapp.Options{DB: db, Auth: authSvc, Submissions: subs, Engine: webEngine, Logger: log,
+		Registerer: reg, Gatherer: reg, RateLimits: limits, TrustedProxies: o.trustedProxies}
+	app, base := serveApp(t, opts)
+	return &stack{DB: db, App: app, Engine: webEngine, Base: base, Auth: authSvc, Opts: opts,
+		tokens: map[string]string{}, totpSecrets: map[string]string{}}
+}
+
+// serveApp builds a web app from opts and serves it on a loopback port until the test ends.
+func serveApp(t *testing.T, opts webapp.Options) (*webapp.App, string) {
+	t.Helper()
+	app, err := webapp.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +255,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &stack{DB: db, App: app, Engine: webEngine, Base: "http://" + ln.Addr().String(), tokens: map[string]string{}}
+	return app, "http://" + ln.Addr().String()
 }
 
 // resp is what a client saw.
@@ -345,11 +370,13 @@ func (s *stack) token(t testing.TB, username string) string {
 	}
 	var out struct {
 		Token string `json:"token"`
+		State string `json:"state"`
 	}
 	r.Decode(t, &out)
 	if out.Token == "" {
 		t.Fatalf("login %s: no token in %s", username, r)
 	}
+	out.Token = s.completeMFA(t, username, out.Token, out.State)
 	s.mu.Lock()
 	s.tokens[username] = out.Token
 	s.mu.Unlock()
@@ -576,4 +603,55 @@ func must(t testing.TB, ok bool, format string, args ...any) {
 	if !ok {
 		t.Errorf(format, args...)
 	}
+}
+
+// completeMFA finishes the login of an account that needs a second factor, as a program would:
+// an administrator without one enrolls it (the secret is kept for later logins); an enrolled
+// account sends a code. It returns the token to use.
+func (s *stack) completeMFA(t testing.TB, username, token, state string) string {
+	t.Helper()
+	s.mu.Lock()
+	secret := s.totpSecrets[username]
+	s.mu.Unlock()
+	switch state {
+	case "mfa_enrollment_required":
+		r := s.api(t, "POST", "/api/v1/auth/mfa/enroll", token, map[string]string{})
+		var enr struct {
+			Secret string `json:"secret"`
+		}
+		r.Decode(t, &enr)
+		if r := s.api(t, "POST", "/api/v1/auth/mfa/confirm", token, map[string]string{"code": totpCode(t, enr.Secret)}); r.Status != http.StatusNoContent {
+			t.Fatalf("enroll %s: %s", username, r)
+		}
+		s.mu.Lock()
+		s.totpSecrets[username] = enr.Secret
+		s.mu.Unlock()
+	case "mfa_required":
+		if secret == "" {
+			t.Fatalf("login %s needs a TOTP code and the test does not know the secret", username)
+		}
+		// Codes are single use per 30-second step; tests log in faster than that.
+		if _, err := s.DB.Exec(context.Background(), `UPDATE users SET totp_last_step = NULL WHERE username = $1`, username); err != nil {
+			t.Fatal(err)
+		}
+		r := s.api(t, "POST", "/api/v1/auth/mfa", token, map[string]string{"code": totpCode(t, secret)})
+		if r.Status != http.StatusOK {
+			t.Fatalf("second factor of %s: %s", username, r)
+		}
+		var out struct {
+			Token string `json:"token"`
+		}
+		r.Decode(t, &out)
+		return out.Token
+	}
+	return token
+}
+
+func totpCode(t testing.TB, secret string) string {
+	t.Helper()
+	c, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -3,7 +3,6 @@ package webapp
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -34,9 +33,15 @@ func (a *App) setSessionCookie(c *fiber.Ctx, s auth.Session) {
 
 func (a *App) loginSubmit(c *fiber.Ctx) error {
 	next := safeNext(c.FormValue("next"))
+	if d, err := a.allowLogin(c, c.FormValue("username")); err != nil {
+		return err
+	} else if !d.Allowed {
+		return a.render(c, fiber.StatusTooManyRequests, "login", page{Title: "登录", Error: errRateLimited(c, d).Error(),
+			Data: fiber.Map{"Next": next, "Username": c.FormValue("username")}})
+	}
 	s, err := a.opts.Auth.Login(c.UserContext(), auth.LoginRequest{
 		Username: c.FormValue("username"), Password: c.FormValue("password"),
-		Kind: auth.KindWeb, ClientIP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent),
+		Kind: auth.KindWeb, ClientIP: clientIP(c), UserAgent: c.Get(fiber.HeaderUserAgent),
 	})
 	if errors.Is(err, auth.ErrInvalidCredentials) {
 		return a.render(c, fiber.StatusUnauthorized, "login", page{Title: "登录", Error: err.Error(),
@@ -47,15 +52,18 @@ func (a *App) loginSubmit(c *fiber.Ctx) error {
 	}
 	// A fresh session token replaces any previous one (no session fixation).
 	if old := c.Cookies(cookieSession); old != "" {
-		_ = a.opts.Auth.Logout(c.UserContext(), old, c.IP())
+		_ = a.opts.Auth.Logout(c.UserContext(), old, clientIP(c))
 	}
 	a.setSessionCookie(c, s)
+	if s.Restriction == auth.RestrictMFA {
+		return c.Redirect("/login/mfa?next="+urlQueryEscape(next), fiber.StatusSeeOther)
+	}
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
 func (a *App) logout(c *fiber.Ctx) error {
 	if t, _ := c.Locals(localToken).(string); t != "" {
-		if err := a.opts.Auth.Logout(c.UserContext(), t, c.IP()); err != nil {
+		if err := a.opts.Auth.Logout(c.UserContext(), t, clientIP(c)); err != nil {
 			return err
 		}
 	}
@@ -65,6 +73,9 @@ func (a *App) logout(c *fiber.Ctx) error {
 
 func (a *App) home(c *fiber.Ctx) error {
 	s := sessionOf(c)
+	if p := adminHomePath(s.User); p != "" { // administrators land in their own area
+		return c.Redirect(p, fiber.StatusSeeOther)
+	}
 	if s.User.Subject().CanSubmit() && !s.User.Subject().AllUnits() {
 		return c.Redirect("/submissions", fiber.StatusSeeOther)
 	}
@@ -84,20 +95,25 @@ func (a *App) apiLogin(c *fiber.Ctx) error {
 	if b.Username == "" || b.Password == "" {
 		return errStatus(fiber.StatusBadRequest, "bad_request", "username 和 password 都不能为空")
 	}
+	if d, err := a.allowLogin(c, b.Username); err != nil {
+		return err
+	} else if !d.Allowed {
+		return errRateLimited(c, d)
+	}
 	s, err := a.opts.Auth.Login(c.UserContext(), auth.LoginRequest{Username: b.Username, Password: b.Password,
-		Kind: auth.KindAPI, ClientIP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)})
+		Kind: auth.KindAPI, ClientIP: clientIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)})
 	if errors.Is(err, auth.ErrInvalidCredentials) {
 		return errStatus(fiber.StatusUnauthorized, "invalid_credentials", err.Error())
 	}
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"token": s.Token, "token_type": "Bearer", "expires_at": s.ExpiresAt.UTC().Format(time.RFC3339), "user": userJSON(s.User)})
+	return c.JSON(sessionJSON(s))
 }
 
 func (a *App) apiLogout(c *fiber.Ctx) error {
 	t, _ := c.Locals(localToken).(string)
-	if err := a.opts.Auth.Logout(c.UserContext(), t, c.IP()); err != nil {
+	if err := a.opts.Auth.Logout(c.UserContext(), t, clientIP(c)); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

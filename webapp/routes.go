@@ -14,6 +14,7 @@ func (a *App) routes() {
 	f := a.fiber
 	f.Use(recover.New())
 	f.Use(a.observe)
+	f.Use(a.resolveClientIP) // trusted-proxy handling, for audit rows and rate limits (ratelimit.go)
 	f.Use(securityHeaders)
 
 	static, _ := fs.Sub(staticFS, "static")
@@ -25,22 +26,34 @@ func (a *App) routes() {
 
 	f.Use(a.authenticate)
 	f.Use(csrf)
+	f.Use(a.guard) // per-session rate limit; restricted sessions reach only their routes (account.go)
 
 	// Pages.
 	f.Get("/login", a.loginPage)
 	f.Post("/login", a.loginSubmit)
 	f.Post("/logout", a.logout)
+	f.Get("/login/mfa", requireLogin, a.loginMFAPage)
+	f.Post("/login/mfa", requireLogin, a.loginMFASubmit)
+	f.Get("/account/password", requireLogin, a.passwordPage)
+	f.Post("/account/password", requireLogin, a.passwordSubmit)
+	f.Get("/account/mfa", requireLogin, a.mfaPage)
+	f.Post("/account/mfa", requireLogin, a.mfaSubmit)
 	f.Get("/", requireLogin, a.home)
 	f.Get("/submissions", requireLogin, a.submissionList)
 	f.Get("/submissions/new", requireLogin, a.submissionNew)
 	f.Post("/submissions", requireLogin, a.submissionCreate)
 	f.Get("/submissions/:id<int>", requireLogin, a.submissionShow)
 	f.Get("/search", requireLogin, a.searchPage)
+	a.adminRoutes() // /admin: the three separated administrators (admin_routes.go)
 
 	// JSON API.
 	api := f.Group("/api/v1")
 	api.Post("/auth/login", a.apiLogin)
 	api.Post("/auth/logout", requireLogin, a.apiLogout)
+	api.Post("/auth/mfa", requireLogin, a.apiMFA)
+	api.Post("/auth/mfa/enroll", requireLogin, a.apiMFAEnroll)
+	api.Post("/auth/mfa/confirm", requireLogin, a.apiMFAConfirm)
+	api.Post("/auth/password", requireLogin, a.apiPassword)
 	api.Get("/me", requireLogin, a.apiMe)
 	api.Get("/submissions", requireLogin, a.apiSubmissionList)
 	api.Post("/submissions", requireLogin, a.apiSubmissionCreate)

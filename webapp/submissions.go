@@ -78,7 +78,7 @@ func (a *App) submissionCreate(c *fiber.Ctx) error {
 		WriterName: c.FormValue("writer_name"), WriterPhone: c.FormValue("writer_phone"),
 		IdempotencyKey: c.FormValue("idempotency_key"), Source: "web",
 	}
-	created, err := a.opts.Submissions.Create(c.UserContext(), s.User.Subject(), in, c.IP())
+	created, err := a.opts.Submissions.Create(c.UserContext(), s.User.Subject(), in, clientIP(c))
 	if err != nil {
 		he := classify(err)
 		if he.status == fiber.StatusUnprocessableEntity {
@@ -94,7 +94,7 @@ func (a *App) submissionShow(c *fiber.Ctx) error {
 	if err != nil {
 		return errNotFound
 	}
-	sub, err := a.opts.Submissions.Get(c.UserContext(), sessionOf(c).User.Subject(), id, c.IP())
+	sub, err := a.opts.Submissions.Get(c.UserContext(), sessionOf(c).User.Subject(), id, clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -138,11 +138,11 @@ func (a *App) apiSubmissionCreate(c *fiber.Ctx) error {
 		Title: b.Title, Body: b.Body, BodyHTML: b.BodyHTML, CategoryCode: b.Category, Urgency: b.Urgency,
 		Classification: b.Classification, WriterName: b.WriterName, WriterPhone: b.WriterPhone,
 		IdempotencyKey: c.Get("Idempotency-Key"), Source: "api",
-	}, c.IP())
+	}, clientIP(c))
 	if err != nil {
 		return err
 	}
-	sub, err := a.opts.Submissions.Get(c.UserContext(), s.User.Subject(), created.ID, c.IP())
+	sub, err := a.opts.Submissions.Get(c.UserContext(), s.User.Subject(), created.ID, clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (a *App) apiSubmissionGet(c *fiber.Ctx) error {
 	if err != nil {
 		return errNotFound
 	}
-	sub, err := a.opts.Submissions.Get(c.UserContext(), sessionOf(c).User.Subject(), id, c.IP())
+	sub, err := a.opts.Submissions.Get(c.UserContext(), sessionOf(c).User.Subject(), id, clientIP(c))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"strings"
 
 	"infowork/access"
@@ -68,7 +70,8 @@ func cmdUserCreate(ctx context.Context, args []string) error {
 	clearance := fs.String("clearance", "public", "public, internal, secret or confidential")
 	name := fs.String("name", "", "display name")
 	phone := fs.String("phone", "", "phone number")
-	mustChange := fs.Bool("must-change-password", false, "require a password change at first login")
+	mustChange := fs.Bool("must-change-password", true, "require a password change at first login (the default)")
+	noMustChange := fs.Bool("no-must-change-password", false, "do not require a password change at first login (for accounts whose password the user chose)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -79,17 +82,21 @@ func cmdUserCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	_, db, log, err := setup(ctx)
+	cfg, db, log, err := setup(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	svc, err := auth.New(db, auth.Options{Logger: log})
+	authOpts, err := cfg.authOptions(log, false)
+	if err != nil {
+		return err
+	}
+	svc, err := auth.New(db, authOpts)
 	if err != nil {
 		return err
 	}
 	u, err := svc.CreateUser(ctx, auth.NewUser{Username: *username, Password: *password, DisplayName: *name, Phone: *phone,
-		Roles: strings.Split(*roles, ","), UnitCode: *unitCode, Clearance: lvl, MustChangePassword: *mustChange})
+		Roles: strings.Split(*roles, ","), UnitCode: *unitCode, Clearance: lvl, MustChangePassword: *mustChange && !*noMustChange})
 	if err != nil {
 		return err
 	}
@@ -98,6 +105,12 @@ func cmdUserCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("user %s created (id %d, roles %s, clearance %s)\n", u.Username, u.ID, strings.Join(u.Roles, ","), u.Clearance)
+	if u.MustChangePassword {
+		fmt.Println("  the password must be changed at the first login")
+	}
+	if auth.RequiresMFA(u.Roles) {
+		fmt.Println("  administrators must enroll a second factor (TOTP) at the first login")
+	}
 	return nil
 }
 
@@ -159,11 +172,20 @@ func cmdReindex(ctx context.Context, args []string) error {
 	return nil
 }
 
-// queueAll puts every searchable record into the outbox.
-func queueAll(ctx context.Context, db store.DB) (int64, error) {
-	tag, err := db.Exec(ctx, `INSERT INTO outbox (entity, entity_id) SELECT 'submission', id FROM submissions ORDER BY id`)
+// queueAll puts every searchable record into the outbox. It is trusted internal work, so it
+// runs with the row-level-security bypass (the application role would otherwise see no rows).
+func queueAll(ctx context.Context, db *pgxpool.Pool) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if err := access.SetBypass(ctx, tx); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO outbox (entity, entity_id) SELECT 'submission', id FROM submissions ORDER BY id`)
+		n = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("queue records for indexing: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }

@@ -14,31 +14,53 @@ import (
 	"infowork/analyzers"
 	"infowork/pgserver"
 	"infowork/search"
+	"infowork/search/elasticsearch"
 	"infowork/search/embedded"
+	"infowork/search/opensearch"
 	"infowork/store"
 )
 
 // config is read from the environment (see DESIGN.md "Contracts").
 type config struct {
-	DatabaseURL    string
-	HTTPAddr       string
-	DataDir        string
-	SearchEngine   string
-	SearchURLs     []string
-	UserDict       string
-	TrustedProxies []string
-	CookieSecure   bool
-	LogLevel       slog.Level
+	DatabaseURL  string
+	HTTPAddr     string
+	DataDir      string
+	SearchEngine string
+	SearchURLs   []string
+	// Elasticsearch/OpenSearch: basic-auth credentials and a prefix of the alias and index
+	// names (INFOWORK_SEARCH_USERNAME, INFOWORK_SEARCH_PASSWORD, INFOWORK_SEARCH_INDEX_PREFIX).
+	SearchUsername    string
+	SearchPassword    string
+	SearchIndexPrefix string
+	UserDict          string
+	TrustedProxies    []string
+	CookieSecure      bool
+	LogLevel          slog.Level
+
+	// Accounts (docs/security.md, "口令策略：等保与 ASVS 的取舍").
+	PasswordMinLength  int           // INFOWORK_PASSWORD_MIN_LENGTH, default 10
+	PasswordClasses    int           // INFOWORK_PASSWORD_CLASSES, default 0 (ASVS); 等保: 3
+	PasswordMaxAgeDays int           // INFOWORK_PASSWORD_MAX_AGE_DAYS, default 0 (ASVS); 等保: 90
+	PasswordHistory    int           // INFOWORK_PASSWORD_HISTORY, default 5; 0 turns it off
+	SessionIdle        time.Duration // INFOWORK_SESSION_IDLE, default 30m
+	SessionMax         time.Duration // INFOWORK_SESSION_MAX, default 12h
+	SecretKey          string        // INFOWORK_SECRET_KEY; unset: DataDir/secret.key
+	RateLoginPerIP     int           // INFOWORK_RATE_LOGIN_PER_IP, default 30 per minute
+	RateLoginPerUser   int           // INFOWORK_RATE_LOGIN_PER_USER, default 10 per minute
+	RatePerSession     int           // INFOWORK_RATE_PER_SESSION, default 600 per minute
 }
 
 func loadConfig() (config, error) {
 	c := config{
-		DatabaseURL:  os.Getenv("INFOWORK_DATABASE_URL"),
-		HTTPAddr:     envOr("INFOWORK_HTTP_ADDR", "127.0.0.1:8080"),
-		DataDir:      envOr("INFOWORK_DATA_DIR", ".data"),
-		SearchEngine: envOr("INFOWORK_SEARCH_ENGINE", "embedded"),
-		UserDict:     os.Getenv("INFOWORK_USER_DICT"),
-		CookieSecure: os.Getenv("INFOWORK_COOKIE_SECURE") == "true",
+		DatabaseURL:       os.Getenv("INFOWORK_DATABASE_URL"),
+		HTTPAddr:          envOr("INFOWORK_HTTP_ADDR", "127.0.0.1:8080"),
+		DataDir:           envOr("INFOWORK_DATA_DIR", ".data"),
+		SearchEngine:      envOr("INFOWORK_SEARCH_ENGINE", "embedded"),
+		SearchUsername:    os.Getenv("INFOWORK_SEARCH_USERNAME"),
+		SearchPassword:    os.Getenv("INFOWORK_SEARCH_PASSWORD"),
+		SearchIndexPrefix: os.Getenv("INFOWORK_SEARCH_INDEX_PREFIX"),
+		UserDict:          os.Getenv("INFOWORK_USER_DICT"),
+		CookieSecure:      os.Getenv("INFOWORK_COOKIE_SECURE") == "true",
 	}
 	for _, u := range strings.Split(os.Getenv("INFOWORK_SEARCH_URLS"), ",") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -52,6 +74,9 @@ func loadConfig() (config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(envOr("INFOWORK_LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("INFOWORK_LOG_LEVEL: %w", err)
+	}
+	if err := c.loadAccountConfig(); err != nil {
+		return c, err
 	}
 	switch c.SearchEngine {
 	case "embedded":
@@ -104,16 +129,47 @@ func (c config) openDB(ctx context.Context, log *slog.Logger) (*pgxpool.Pool, er
 }
 
 func (c config) analyzer(log *slog.Logger) (*analyzers.Analyzer, error) {
-	return analyzers.New(analyzers.Options{UserDict: c.UserDict, Logger: log})
+	// The dictionaries are extracted under the data directory (owned by this installation), not
+	// into a shared, predictable folder under /tmp that another local user could create first.
+	return analyzers.New(analyzers.Options{UserDict: c.UserDict, Logger: log, CacheDir: filepath.Join(c.DataDir, "jieba")})
 }
 
 // openEngine is the one place a concrete search engine is chosen.
 func (c config) openEngine(an *analyzers.Analyzer, log *slog.Logger) (search.Engine, error) {
 	switch c.SearchEngine {
 	case "embedded":
-		return embedded.Open(embedded.Options{Dir: filepath.Join(c.DataDir, "index"), Analyzer: an, Logger: log})
+		e, err := embedded.Open(embedded.Options{Dir: filepath.Join(c.DataDir, "index"), Analyzer: an, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	case "opensearch", "elasticsearch":
+		// Bounds the index set-up at start; an unreachable cluster does not fail the start
+		// (the engine sets the index up on first use and search reports degraded until then).
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		defer cancel()
+		// Each branch checks its error before returning, so a failed Open never yields a
+		// non-nil search.Engine holding a nil pointer.
+		if c.SearchEngine == "opensearch" {
+			e, err := opensearch.Open(ctx, opensearch.Options{
+				URLs: c.SearchURLs, Username: c.SearchUsername, Password: c.SearchPassword,
+				IndexPrefix: c.SearchIndexPrefix, Analyzer: an, Logger: log,
+			})
+			if err != nil {
+				return nil, err
+			}
+			return e, nil
+		}
+		e, err := elasticsearch.Open(ctx, elasticsearch.Options{
+			URLs: c.SearchURLs, Username: c.SearchUsername, Password: c.SearchPassword,
+			IndexPrefix: c.SearchIndexPrefix, Analyzer: an, Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
 	default:
-		return nil, fmt.Errorf("search engine %q is not available in this build yet; use INFOWORK_SEARCH_ENGINE=embedded", c.SearchEngine)
+		return nil, fmt.Errorf("INFOWORK_SEARCH_ENGINE %q: want embedded, elasticsearch or opensearch", c.SearchEngine)
 	}
 }
 

@@ -81,7 +81,7 @@ func ensureCluster(t testing.TB) (string, error) {
 		return "", err
 	}
 	dataDir := filepath.Join(root, ".data")
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil { // #nosec G301 -- .data must be traversable by the postgres user that owns .data/testpg
 		return "", err
 	}
 	port := Port
@@ -130,7 +130,7 @@ func repoRoot() (string, error) {
 // lockFile takes an exclusive flock, polling so that a stuck holder turns into an error
 // rather than a hung test run.
 func lockFile(ctx context.Context, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600) // #nosec G304 -- the lock file path is built from the repository root
 	if err != nil {
 		return nil, err
 	}
@@ -143,12 +143,12 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 			}, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("waited too long for the lock %s held by another test process: %w", path, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}

@@ -3,12 +3,14 @@ package embedded
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2"
@@ -24,13 +26,16 @@ import (
 
 // IndexName is the directory of the index under Options.Dir; the suffix is the version of the
 // document layout and changes whenever a field changes (a reindex builds the next one).
-const IndexName = "submissions.v2"
+const IndexName = "submissions.v3"
 
 const (
 	defaultBatchSize = 1000
 	titleBoost       = 3.0
-	noReaders        = "*" // readers value of a document without a readers list
+	noReaders        = "*"  // readers value of a document without a readers list
 	readerPrefix     = "r:" // prefix of listed principals, so no principal can equal noReaders
+	noLabelCats      = "-"  // labelcats value of a document without label categories
+	labelCatPrefix   = "c:" // prefix of label category terms (labelCatTerm)
+	labelCatSep      = "\x1f"
 	lockTimeout      = "2s"
 )
 
@@ -45,6 +50,7 @@ const (
 	fClassification = "classification"
 	fLevel          = "level"
 	fReaders        = "readers"
+	fLabelCats      = "labelcats"
 	fDate           = "date"
 	// stored only
 	fUnitName    = "unit_name"
@@ -54,6 +60,7 @@ const (
 	fKind        = "kind"
 	fVersion     = "version"
 	fDateText    = "date_text"
+	fLabelText   = "labelcats_text" // label categories joined by labelCatSep
 )
 
 var facetFields = map[string]string{
@@ -114,7 +121,7 @@ func Open(opts Options) (*Engine, error) {
 	if _, statErr := os.Stat(filepath.Join(path, "index_meta.json")); statErr == nil {
 		idx, err = bleve.OpenUsing(path, cfg)
 	} else {
-		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 			return nil, fmt.Errorf("embedded: create data dir: %w", err)
 		}
 		idx, err = bleve.NewUsing(path, newMapping(), bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, cfg)
@@ -158,7 +165,7 @@ func (e *Engine) Count(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("embedded: count: %w", err)
 	}
-	return int(n), nil
+	return int(n), nil // #nosec G115 -- a document count; int is 64-bit on every supported platform
 }
 
 // Close implements search.Engine.
@@ -179,7 +186,7 @@ func versionKey(id string) []byte { return []byte("v/" + id) }
 
 func encodeVersion(v int64, state byte) []byte {
 	b := make([]byte, 9)
-	binary.BigEndian.PutUint64(b, uint64(v))
+	binary.BigEndian.PutUint64(b, uint64(v)) // #nosec G115 -- two's-complement bit pattern, decoded back with int64() in storedVersion
 	b[8] = state
 	return b
 }
@@ -189,7 +196,7 @@ func (e *Engine) storedVersion(id string) (v int64, state byte, err error) {
 	if err != nil || len(b) != 9 {
 		return 0, 0, err
 	}
-	return int64(binary.BigEndian.Uint64(b)), b[8], nil
+	return int64(binary.BigEndian.Uint64(b)), b[8], nil // #nosec G115 -- decodes the bit pattern encodeVersion wrote from an int64; round trip is exact
 }
 
 // Versions implements search.Engine.
@@ -339,6 +346,14 @@ func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
 	for i, r := range d.Readers {
 		keyword(fReaders, readerPrefix+r, index.IndexField, []uint64{uint64(i)})
 	}
+	if len(d.LabelCategories) == 0 {
+		keyword(fLabelCats, noLabelCats, index.IndexField, nil)
+	} else {
+		for i, c := range d.LabelCategories {
+			keyword(fLabelCats, labelCatTerm(c), index.IndexField, []uint64{uint64(i)})
+		}
+		keyword(fLabelText, strings.Join(d.LabelCategories, labelCatSep), storedOpts, nil)
+	}
 	keyword(fUnitName, d.UnitName, storedOpts, nil)
 	keyword(fSubcategory, d.Subcategory, storedOpts, nil)
 	keyword(fUrgency, d.Urgency, storedOpts, nil)
@@ -347,6 +362,12 @@ func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
 	keyword(fVersion, strconv.FormatInt(op.Version, 10), storedOpts, nil)
 	return doc, nil
 }
+
+// labelCatTerm is the labelcats term of a label category: a prefix, so no category can equal
+// noLabelCats, and the name in hex, so no term contains a zero byte. The scope filter uses term
+// ranges with exclusive upper bounds, and Bleve's term range searcher wrongly includes the term
+// bound+"\x00" when it exists; hex terms never have that form.
+func labelCatTerm(c string) string { return labelCatPrefix + hex.EncodeToString([]byte(c)) }
 
 // tokenAnalyzer hands the analyzers package's index tokens to Bleve unchanged.
 type tokenAnalyzer struct{ a *analyzers.Analyzer }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -19,7 +21,7 @@ import (
 // exact for every value, only the list is trimmed.
 const facetFetch = 1000
 
-var hitFields = []string{fTitle, fBody, fUnit, fUnitName, fCategory, fDistrict, fLevel, fUrgency, fState, fDateText, fVersion}
+var hitFields = []string{fTitle, fBody, fUnit, fUnitName, fCategory, fDistrict, fLevel, fUrgency, fState, fDateText, fVersion, fLabelText}
 
 // Search implements search.Engine.
 func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {
@@ -66,7 +68,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 			terms = append(terms, tok.Term)
 		}
 	}
-	out := search.Result{Total: int(res.Total), Hits: make([]search.Hit, 0, len(res.Hits))}
+	out := search.Result{Total: int(res.Total), Hits: make([]search.Hit, 0, len(res.Hits))} // #nosec G115 -- a hit count; int is 64-bit on every supported platform
 	for _, h := range res.Hits {
 		str := func(f string) string { s, _ := h.Fields[f].(string); return s }
 		hit := search.Hit{
@@ -87,6 +89,9 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 			hit.Classification = int(lv)
 		}
 		hit.Version, _ = strconv.ParseInt(str(fVersion), 10, 64)
+		if lc := str(fLabelText); lc != "" {
+			hit.LabelCategories = strings.Split(lc, labelCatSep)
+		}
 		if d := str(fDateText); d != "" {
 			hit.Date, _ = time.Parse(time.RFC3339Nano, d)
 		}
@@ -177,7 +182,42 @@ func scopeFilter(s search.Scope) []query.Query {
 		}
 	}
 	fs = append(fs, anyTerm(fReaders, readers))
+	// Label categories: the document's set must be a subset of s.Categories. Bleve (like
+	// Elasticsearch) has no "field values ⊆ set" query, and a deny list built from a registry of
+	// known categories would let a document with a category missing from that list through. So
+	// the filter excludes every document holding any labelcats term outside the allowed set
+	// {noLabelCats} ∪ {labelCatTerm(c)}: the terms outside a finite sorted set are exactly the
+	// open ranges between consecutive allowed values plus the two unbounded ends.
+	allowed := []string{noLabelCats}
+	for _, c := range s.Categories {
+		allowed = append(allowed, labelCatTerm(c))
+	}
+	fs = append(fs, query.NewBooleanQuery([]query.Query{query.NewMatchAllQuery()}, nil,
+		[]query.Query{termsOutside(fLabelCats, allowed)}))
 	return fs
+}
+
+// termsOutside matches documents whose keyword field holds a term that is not in allowed
+// (which must not be empty). The field's terms must not contain zero bytes (see labelCatTerm).
+func termsOutside(field string, allowed []string) query.Query {
+	allowed = slices.Clone(allowed)
+	slices.Sort(allowed)
+	allowed = slices.Compact(allowed)
+	incl, excl := true, false
+	gap := func(min, max string, minIncl, maxIncl *bool) query.Query {
+		q := query.NewTermRangeInclusiveQuery(min, max, minIncl, maxIncl)
+		q.SetField(field)
+		return q
+	}
+	var qs []query.Query
+	if allowed[0] != "" { // "" as min means unbounded; the empty term is below every other
+		qs = append(qs, gap("", allowed[0], &incl, &excl))
+	}
+	for i := 1; i < len(allowed); i++ {
+		qs = append(qs, gap(allowed[i-1], allowed[i], &excl, &excl))
+	}
+	qs = append(qs, gap(allowed[len(allowed)-1], "", &excl, &excl))
+	return query.NewDisjunctionQuery(qs)
 }
 
 func filters(q search.Query) []query.Query {

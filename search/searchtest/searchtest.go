@@ -42,6 +42,9 @@ func date(t time.Time) func(*search.Document)  { return func(d *search.Document)
 func readers(r ...string) func(*search.Document) {
 	return func(d *search.Document) { d.Readers = r }
 }
+func labelCats(c ...string) func(*search.Document) {
+	return func(d *search.Document) { d.LabelCategories = c }
+}
 
 // fixture is the shared corpus. Texts exercise segmentation; fields exercise filters and facets.
 func fixture() []search.Document {
@@ -55,20 +58,20 @@ func fixture() []search.Document {
 		doc("7", "充电桩建设", "小区充电桩不足，新能源汽车充电难，停车位也紧张。", unit("u3"), category("民生"), district("A3区"), date(day(2024, 3, 15))),
 		doc("8", "供暖季准备工作", "各区做好准备工作。", unit("u2"), category("民生"), district("A1区"), date(day(2024, 3, 20))),
 		doc("9", "城市工作会议", "会上提到冬季供暖和其他事项，会议还讨论了很多其他的问题。", unit("u1"), category("经济"), district("A1区"), date(day(2024, 3, 21))),
-		doc("10", "停车场建设规划", "停车场建设规划（秘密）。", unit("u1"), category("城建"), district("A1区"), level(2), date(day(2024, 3, 22))),
+		doc("10", "停车场建设规划", "停车场建设规划（秘密）。", unit("u1"), category("城建"), district("A1区"), level(2), labelCats("人事", "纪检"), date(day(2024, 3, 22))),
 		doc("11", "停车专项调查", "停车专项调查，仅限指定人员阅读。", unit("u2"), category("民生"), district("A3区"), readers("user:alice", "unit:u9"), date(day(2024, 1, 9))),
-		doc("12", "办公厅人民政府材料", "办公厅材料，人民政府转发。", unit("u3"), category("经济"), district("A3区"), date(day(2024, 1, 12))),
+		doc("12", "办公厅人民政府材料", "办公厅材料，人民政府转发。", unit("u3"), category("经济"), district("A3区"), labelCats("经济"), date(day(2024, 1, 12))),
 	}
 }
 
 // everything sees the whole fixture.
-var everything = search.Scope{MaxLevel: 3, AllUnits: true, Principals: []string{"user:alice"}}
+var everything = search.Scope{MaxLevel: 3, AllUnits: true, Principals: []string{"user:alice"}, Categories: []string{"人事", "纪检", "经济"}}
 
 // Run runs the suite. newEngine returns an empty engine; Run closes it.
 func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 	ctx := context.Background()
 	e := newEngine(t)
-	t.Cleanup(func() { e.Close() })
+	t.Cleanup(func() { _ = e.Close() })
 	docs := fixture()
 	apply(t, e, upserts(docs))
 
@@ -234,6 +237,10 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 			{MaxLevel: 3, Units: []string{"u1"}},
 			{MaxLevel: 3, AllUnits: true, Principals: []string{"unit:u9"}},
 			{MaxLevel: 2, Units: []string{"u1", "u2"}, Principals: []string{"user:bob"}},
+			{MaxLevel: 3, AllUnits: true, Principals: []string{"user:alice"}, Categories: []string{"人事"}},
+			{MaxLevel: 3, AllUnits: true, Principals: []string{"user:alice"}, Categories: []string{"纪检", "人事"}},
+			{MaxLevel: 3, AllUnits: true, Principals: []string{"user:alice"}, Categories: []string{"经济", "人事处"}},
+			{MaxLevel: 3, AllUnits: true, Categories: []string{"人事", "纪检", "经济", "其他"}},
 			everything,
 		}
 		for i, s := range scopes {
@@ -249,6 +256,8 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 			t.Fatalf("zero Scope sees %d documents", res.Total)
 		}
 	})
+
+	t.Run("LabelCategories", func(t *testing.T) { testLabelCategories(t, e) })
 
 	t.Run("Highlight", func(t *testing.T) {
 		tests := []struct{ text, id, snippetMark, titleMark string }{
@@ -388,6 +397,14 @@ func titleOf(t *testing.T, e search.Engine, id string) string {
 	return ""
 }
 
+// Label categories of the scope property. Documents also draw names no scope holds (a name that
+// is not in any registry) and values next to held ones in byte order, where a filter written as
+// term ranges would go wrong first.
+var (
+	scopeCategories = []string{"人事", "纪检", "经济", "a", "b"}
+	docCategories   = []string{"人事", "人事处", "纪检", "经济", "a", "a\x00", "ab", "b", "未登记", "-", "*", ""}
+)
+
 // testScopeProperty generates documents and scopes and checks hits, totals and every facet
 // count against a brute-force evaluation.
 func testScopeProperty(t *testing.T, e search.Engine) {
@@ -416,6 +433,7 @@ func testScopeProperty(t *testing.T, e search.Engine) {
 				level(rapid.IntRange(0, 3).Draw(rt, "level")),
 				date(day(2023, rapid.IntRange(1, 12).Draw(rt, "month"), rapid.IntRange(1, 28).Draw(rt, "day"))),
 				readers(rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"user:a", "user:b", "unit:pu1"}), 0, 2, rapid.ID[string]).Draw(rt, "readers")...),
+				labelCats(rapid.SliceOfNDistinct(rapid.SampledFrom(docCategories), 0, 3, rapid.ID[string]).Draw(rt, "label_categories")...),
 			)
 			docs = append(docs, d)
 			previous = append(previous, id)
@@ -429,6 +447,7 @@ func testScopeProperty(t *testing.T, e search.Engine) {
 			AllUnits:   rapid.Bool().Draw(rt, "all_units"),
 			Units:      rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"pu1", "pu2", "pu3"}), 0, 3, rapid.ID[string]).Draw(rt, "units"),
 			Principals: rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"user:a", "user:b", "unit:pu1"}), 0, 3, rapid.ID[string]).Draw(rt, "principals"),
+			Categories: rapid.SliceOfNDistinct(rapid.SampledFrom(scopeCategories), 0, len(scopeCategories), rapid.ID[string]).Draw(rt, "categories"),
 		}
 		parking := rapid.Bool().Draw(rt, "query_parking")
 		q := search.Query{Text: "属性测试", Scope: scope, Size: search.MaxPageSize, Facets: search.AllFacets, FacetSize: 100}
@@ -453,6 +472,11 @@ type tb interface {
 func visible(d search.Document, s search.Scope) bool {
 	if d.Classification > s.MaxLevel {
 		return false
+	}
+	for _, c := range d.LabelCategories {
+		if !slices.Contains(s.Categories, c) {
+			return false
+		}
 	}
 	if !s.AllUnits && !slices.Contains(s.Units, d.Unit) {
 		return false
@@ -604,4 +628,69 @@ func fixtureBody(docs []search.Document, id string) string {
 		}
 	}
 	return ""
+}
+
+// testLabelCategories checks the category rule on hand-made cases: a document is visible only
+// when the scope holds every one of its categories, whatever names exist elsewhere, and its
+// categories come back on the hit.
+func testLabelCategories(t *testing.T, e search.Engine) {
+	ctx := context.Background()
+	docs := []search.Document{
+		doc("lc1", "标识测试", "无类别"),
+		doc("lc2", "标识测试", "人事", labelCats("人事")),
+		doc("lc3", "标识测试", "人事纪检", labelCats("人事", "纪检")),
+		doc("lc4", "标识测试", "未登记类别", labelCats("未登记")),
+		doc("lc5", "标识测试", "人事处", labelCats("人事处")),
+		doc("lc6", "标识测试", "前缀", labelCats("人")),
+		doc("lc7", "标识测试", "看似标记", labelCats("-")),
+		doc("lc8", "标识测试", "空名", labelCats("")),
+	}
+	apply(t, e, upserts(docs))
+	t.Cleanup(func() {
+		var ops []search.Op
+		for _, d := range docs {
+			ops = append(ops, search.Op{Kind: search.OpDelete, ID: d.ID, Version: 2})
+		}
+		apply(t, e, ops)
+	})
+	base := search.Scope{MaxLevel: 3, AllUnits: true}
+	tests := []struct {
+		cats []string
+		want []string
+	}{
+		{nil, []string{"lc1"}},
+		{[]string{}, []string{"lc1"}},
+		{[]string{"人事"}, []string{"lc1", "lc2"}},
+		{[]string{"纪检"}, []string{"lc1"}},
+		{[]string{"人事", "纪检"}, []string{"lc1", "lc2", "lc3"}},
+		{[]string{"人事", "纪检", "经济", "保密", "外事"}, []string{"lc1", "lc2", "lc3"}}, // every registered name: still not lc4
+		{[]string{"人事处"}, []string{"lc1", "lc5"}},
+		{[]string{"人"}, []string{"lc1", "lc6"}},
+		{[]string{"-"}, []string{"lc1", "lc7"}},
+		{[]string{"未登记"}, []string{"lc1", "lc4"}},
+	}
+	for _, tt := range tests {
+		s := base
+		s.Categories = tt.cats
+		res := mustSearch(t, e, search.Query{Text: "标识测试", Scope: s, Size: search.MaxPageSize, Facets: search.AllFacets, FacetSize: 100})
+		if got := ids(res); !sameSet(got, tt.want) || res.Total != len(tt.want) {
+			t.Errorf("categories %q: hits %v (total %d), want %v", tt.cats, got, res.Total, tt.want)
+		}
+		n := 0
+		for _, fv := range res.Facets[search.FacetUnit] {
+			n += fv.Count
+		}
+		if n != len(tt.want) {
+			t.Errorf("categories %q: unit facet counts %d documents, want %d", tt.cats, n, len(tt.want))
+		}
+	}
+	res := mustSearch(t, e, search.Query{Text: "人事纪检", Scope: search.Scope{MaxLevel: 3, AllUnits: true, Categories: []string{"纪检", "人事"}}})
+	if len(res.Hits) != 1 || !slices.Equal(res.Hits[0].LabelCategories, []string{"人事", "纪检"}) {
+		t.Errorf("hit label categories = %+v, want [人事 纪检]", res.Hits)
+	}
+	res = mustSearch(t, e, search.Query{Text: "无类别", Scope: base})
+	if len(res.Hits) != 1 || len(res.Hits[0].LabelCategories) != 0 {
+		t.Errorf("hit without label categories = %+v", res.Hits)
+	}
+	_ = ctx
 }
