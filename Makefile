@@ -47,7 +47,8 @@ bench:
 ## clean: remove build output and stop/remove the shared test cluster
 clean:
 	-@[ ! -d .data/testpg ] || $(GO) run ./scripts/testpg stop
-	rm -rf bin .data/testpg .data/testpg.lock
+	-@[ ! -d .data/opensearch-test ] || deploy/opensearch-dev/run.sh stop --data "$(CURDIR)/.data/opensearch-test"
+	rm -rf bin .data/testpg .data/testpg.lock .data/opensearch-test
 
 ## opensearch: start a local OpenSearch 2.19 node on http://127.0.0.1:9200 (Maven Central jars; deploy/opensearch-dev)
 opensearch:

@@ -21,6 +21,23 @@ if [ -z "${INFOWORK_TEST_DATABASE_URL:-}" ]; then
 	echo "test.sh: PostgreSQL server binaries in $bindir"
 fi
 
+# The engine conformance suites run against a real OpenSearch node (deploy/opensearch-dev),
+# started here unless INFOWORK_TEST_OPENSEARCH_URL points at one already. Like the test
+# PostgreSQL it keeps running for the next run (`make opensearch-stop` stops it). Set
+# INFOWORK_TEST_OPENSEARCH=off to skip it locally; in CI (CI=true) those suites then fail.
+if [ -z "${INFOWORK_TEST_OPENSEARCH_URL:-}" ] && [ "${INFOWORK_TEST_OPENSEARCH:-on}" != off ]; then
+	if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
+		os_port=${INFOWORK_TEST_OPENSEARCH_PORT:-9209}
+		if deploy/opensearch-dev/run.sh start --port "$os_port" --data "$PWD/.data/opensearch-test"; then
+			export INFOWORK_TEST_OPENSEARCH_URL="http://127.0.0.1:$os_port"
+		else
+			echo "test.sh: OpenSearch did not start; its conformance suites will skip (or fail in CI)" >&2
+		fi
+	else
+		echo "test.sh: java and mvn are needed for the OpenSearch test node (apt-get install maven openjdk-17-jdk-headless)" >&2
+	fi
+fi
+
 export CGO_ENABLED=1 # gojieba is C++ through cgo; -race needs cgo too
 if [ $# -eq 0 ]; then
 	set -- ./...
