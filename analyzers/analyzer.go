@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -20,6 +21,9 @@ type Options struct {
 	// UserDict is an optional extra user dictionary (jieba format: "word [freq] [tag]" per
 	// line), read by New and again by every Reload.
 	UserDict string
+	// Synonyms is an optional extra synonym file (one group per line, words separated by commas
+	// or spaces; see dict/synonyms.txt), read with the embedded one by New and by every Reload.
+	Synonyms string
 	// CacheDir receives the extracted embedded dictionaries; default
 	// filepath.Join(os.TempDir(), "infowork-jieba-<short content hash>").
 	CacheDir string
@@ -45,6 +49,8 @@ type Analyzer struct {
 
 	mu sync.RWMutex // readers: segmentation calls; writer: swapping or freeing jb
 	jb *gojieba.Jieba
+
+	syn atomic.Pointer[synTable] // query-time synonyms, segmented with jb (see Expand)
 }
 
 type dictPaths struct {
@@ -79,9 +85,14 @@ func New(opts Options) (*Analyzer, error) {
 	if a.stop, err = readStopWords(); err != nil {
 		return nil, fmt.Errorf("analyzers: %w", err)
 	}
+	groups, err := a.readSynonyms()
+	if err != nil {
+		return nil, fmt.Errorf("analyzers: %w", err)
+	}
 	if a.jb, err = a.load(); err != nil {
 		return nil, fmt.Errorf("analyzers: %w", err)
 	}
+	a.syn.Store(a.buildSynonyms(groups))
 	return a, nil
 }
 
@@ -121,11 +132,16 @@ func (a *Analyzer) load() (jb *gojieba.Jieba, err error) {
 	return gojieba.NewJieba(a.paths.main, a.paths.hmm, user, a.paths.idf, a.paths.stop), nil
 }
 
-// Reload re-reads Options.UserDict. New words apply to calls that start after Reload returns;
-// calls in flight finish on the old dictionary, which is freed afterwards.
+// Reload re-reads Options.UserDict and the synonym files. New words and synonyms apply to calls
+// that start after Reload returns; calls in flight finish on the old dictionary, which is freed
+// afterwards. On error nothing changes.
 func (a *Analyzer) Reload() error {
 	a.reload.Lock()
 	defer a.reload.Unlock()
+	groups, err := a.readSynonyms()
+	if err != nil {
+		return fmt.Errorf("analyzers: reload: %w", err)
+	}
 	jb, err := a.load()
 	if err != nil {
 		return fmt.Errorf("analyzers: reload: %w", err)
@@ -137,7 +153,11 @@ func (a *Analyzer) Reload() error {
 	if old != nil {
 		old.Free()
 	}
-	a.log.Info("user dictionary reloaded", "user_dict", a.opts.UserDict)
+	// Synonyms are stored as token sequences, so they are segmented again with the new
+	// dictionary.
+	syn := a.buildSynonyms(groups)
+	a.syn.Store(syn)
+	a.log.Info("dictionaries reloaded", "user_dict", a.opts.UserDict, "synonyms", a.opts.Synonyms, "synonym_groups", syn.groups)
 	return nil
 }
 

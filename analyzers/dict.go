@@ -15,17 +15,20 @@ import (
 	"strings"
 )
 
-//go:embed dict/jieba.dict.utf8.gz dict/hmm_model.utf8.gz dict/idf.utf8.gz dict/stop_words.utf8.gz dict/user.dict.utf8
+//go:embed dict/jieba.dict.utf8.gz dict/hmm_model.utf8.gz dict/idf.utf8.gz dict/stop_words.utf8.gz dict/user.dict.utf8 dict/synonyms.txt
 var dictFS embed.FS
 
 // Names of the embedded dictionaries.
 const (
-	dictMain  = "jieba.dict.utf8"
-	dictHMM   = "hmm_model.utf8"
-	dictIDF   = "idf.utf8"
-	dictStop  = "stop_words.utf8"
-	dictUser  = "user.dict.utf8"
-	hashBytes = 6 // 12 hex digits in file and directory names
+	dictMain = "jieba.dict.utf8"
+	dictHMM  = "hmm_model.utf8"
+	dictIDF  = "idf.utf8"
+	dictStop = "stop_words.utf8"
+	dictUser = "user.dict.utf8"
+	// dictSynonyms is read from the embedded FS only (never extracted): synonyms are applied in
+	// Go at query time.
+	dictSynonyms = "synonyms.txt"
+	hashBytes    = 6 // 12 hex digits in file and directory names
 )
 
 // embeddedHash is a short hash over all embedded dictionaries, used in the default cache dir.

@@ -435,28 +435,32 @@ func TestRevokeAll(t *testing.T) {
 // Unknown users and wrong passwords cost the same: both verify one argon2id hash at the
 // production parameters.
 func TestLoginFailureTimingLooksAlike(t *testing.T) {
-	t.Parallel()
+	// Not parallel, and the two kinds of attempt are interleaved, so load from other tests
+	// and packages falls on both alike; the bound is loose on purpose: it catches a path that
+	// skips the password hash (a 10× difference), not scheduling noise.
 	db := testenv.DB(t)
 	s, err := auth.New(db, auth.Options{Logger: testenv.Logger(t), MaxFailures: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	createUser(t, s, reporter2("li"))
-	median := func(username string) time.Duration {
-		var ds []time.Duration
-		for range 7 {
-			start := time.Now()
-			if _, err := s.Login(t.Context(), auth.LoginRequest{Username: username, Password: "not-the-password"}); err != auth.ErrInvalidCredentials { //nolint:errorlint
-				t.Fatal(err)
-			}
-			ds = append(ds, time.Since(start))
+	attempt := func(username string) time.Duration {
+		start := time.Now()
+		if _, err := s.Login(t.Context(), auth.LoginRequest{Username: username, Password: "not-the-password"}); err != auth.ErrInvalidCredentials { //nolint:errorlint
+			t.Fatal(err)
 		}
-		slices.Sort(ds)
-		return ds[len(ds)/2]
+		return time.Since(start)
 	}
-	known, unknown := median("li"), median("nobody")
-	if r := float64(unknown) / float64(known); r < 0.5 || r > 2 {
-		t.Errorf("median failure time: unknown user %s, wrong password %s (ratio %.2f); want them alike", unknown, known, r)
+	var known, unknown []time.Duration
+	for range 11 {
+		known = append(known, attempt("li"))
+		unknown = append(unknown, attempt("nobody"))
+	}
+	slices.Sort(known)
+	slices.Sort(unknown)
+	k, u := known[len(known)/2], unknown[len(unknown)/2]
+	if r := float64(u) / float64(k); r < 0.33 || r > 3 {
+		t.Errorf("median failure time: unknown user %s, wrong password %s (ratio %.2f); want them alike", u, k, r)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -92,6 +93,7 @@ type Indexer struct {
 
 	mu      sync.Mutex
 	batchCh chan struct{} // closed and replaced after every batch (for waiters)
+	outage  atomic.Int64  // consecutive whole-batch failures (engine unreachable)
 }
 
 // New builds an indexer.
@@ -322,17 +324,17 @@ func (ix *Indexer) apply(ctx context.Context, tx pgx.Tx, items []outbox.Item) (a
 	if len(ops) == 0 {
 		return res, nil
 	}
-	results, err := ix.opts.Engine.Apply(ctx, ops)
+	results, err := ix.write(ctx, tx, ops) // the serving index, and a building one (dualwrite.go)
 	if err != nil {
-		// The whole batch failed (engine unreachable): schedule every row for a retry and keep
-		// the claim transaction's bookkeeping.
-		maxAttempts := 0
+		// The whole batch failed (engine unreachable): postpone every row, with a backoff that
+		// grows with the consecutive whole-batch failures, and keep the claim transaction's
+		// bookkeeping. No attempt is counted: an outage never dead-letters a row.
 		var ids []int64
 		for _, it := range items {
 			ids = append(ids, it.ID)
-			maxAttempts = max(maxAttempts, it.Attempts)
 		}
-		if rerr := outbox.Retry(ctx, tx, ids, backoff(ix.opts.BackoffBase, ix.opts.BackoffMax, maxAttempts+1), err.Error()); rerr != nil {
+		outage := int(ix.outage.Add(1))
+		if rerr := outbox.Postpone(ctx, tx, ids, backoff(ix.opts.BackoffBase, ix.opts.BackoffMax, outage), err.Error()); rerr != nil {
 			return res, rerr
 		}
 		if cerr := tx.Commit(ctx); cerr != nil {
@@ -340,6 +342,7 @@ func (ix *Indexer) apply(ctx context.Context, tx pgx.Tx, items []outbox.Item) (a
 		}
 		return res, fmt.Errorf("indexer: apply: %w", err)
 	}
+	ix.outage.Store(0)
 	if len(results) != len(ops) {
 		return res, fmt.Errorf("indexer: engine returned %d results for %d operations", len(results), len(ops))
 	}

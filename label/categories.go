@@ -92,7 +92,12 @@ func NewLabel(level Level, categories ...string) (Label, error) {
 // are separated by commas (also ，or 、); a full-width colon (：) works too. Spaces around items are
 // ignored, empty items are skipped. Examples: "secret", "secret:人事,纪检", "秘密：人事、纪检".
 func ParseLabel(s string) (Label, error) {
-	lv, rest, _ := strings.Cut(strings.Replace(s, "：", ":", 1), ":")
+	// The level ends at the first colon, ASCII or full-width; later colons belong to names.
+	lv, rest := s, ""
+	if i := strings.IndexAny(s, ":："); i >= 0 {
+		_, w := utf8.DecodeRuneInString(s[i:])
+		lv, rest = s[:i], s[i+w:]
+	}
 	level, err := Parse(lv)
 	if err != nil {
 		return Label{}, err

@@ -86,6 +86,21 @@ func Retry(ctx context.Context, tx pgx.Tx, ids []int64, delay time.Duration, cau
 	return nil
 }
 
+// Postpone schedules rows for another attempt after delay without counting an attempt: the
+// whole batch failed because the engine could not be reached, which says nothing about the rows,
+// so an outage of any length never moves them towards the dead-letter state.
+func Postpone(ctx context.Context, tx pgx.Tx, ids []int64, delay time.Duration, cause string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE outbox SET next_attempt_at = clock_timestamp() + $2 * interval '1 millisecond', last_error = $3
+		WHERE id = ANY($1::bigint[])`, ids, delay.Milliseconds(), truncate(cause, 2000))
+	if err != nil {
+		return fmt.Errorf("outbox: postpone: %w", err)
+	}
+	return nil
+}
+
 // Bury moves rows to the dead-letter state; an operator can see and Replay them.
 func Bury(ctx context.Context, tx pgx.Tx, ids []int64, cause string) error {
 	if len(ids) == 0 {

@@ -41,6 +41,9 @@ const (
 	MaxResultWindow = 10000
 	// DefaultFacetSize is how many values a facet returns unless the query asks for more.
 	DefaultFacetSize = 10
+	// MaxFacetSize is the largest Query.FacetSize every engine honours (a "more" list, the
+	// searchable unit facet over some 400 units).
+	MaxFacetSize = 1000
 )
 
 // ErrBadQuery is wrapped by errors about a query the user typed or a parameter out of range; the
@@ -78,6 +81,27 @@ type Document struct {
 
 // Month is the facet value of a date: "2006-01" in the Asia/Shanghai calendar.
 func Month(t time.Time) string { return t.In(Location).Format("2006-01") }
+
+// Intervals of a date histogram (Query.DateHistogram).
+const (
+	IntervalDay   = "day"
+	IntervalMonth = "month"
+	IntervalYear  = "year"
+)
+
+// HistogramKey is the bucket of a date in a date histogram, in the Asia/Shanghai calendar:
+// "2006-01-02" (day), "2006-01" (month) or "2006" (year); "" for another interval.
+func HistogramKey(t time.Time, interval string) string {
+	switch interval {
+	case IntervalDay:
+		return t.In(Location).Format("2006-01-02")
+	case IntervalMonth:
+		return Month(t)
+	case IntervalYear:
+		return t.In(Location).Format("2006")
+	}
+	return ""
+}
 
 // Location is the calendar the office works in; dates, months and day boundaries use it.
 var Location = func() *time.Location {
@@ -117,8 +141,11 @@ type Query struct {
 	Page            int       // 1-based
 	Size            int       // hits per page, default DefaultPageSize, at most MaxPageSize
 	Facets          []string  // facet names to compute; nil means none
-	FacetSize       int       // values per facet, default DefaultFacetSize
-	Scope           Scope
+	FacetSize       int       // values per facet, default DefaultFacetSize, at most MaxFacetSize
+	// DateHistogram, when set (IntervalDay, IntervalMonth or IntervalYear), counts the hits per
+	// calendar day, month or year into Result.Histogram, within the scope and every filter.
+	DateHistogram string
+	Scope         Scope
 }
 
 // Hit is one result. TitleHTML and Snippet are HTML-escaped original text with <mark> around
@@ -154,6 +181,9 @@ type Result struct {
 	Took   time.Duration
 	Hits   []Hit
 	Facets map[string][]FacetValue
+	// Histogram holds the hits per Query.DateHistogram bucket (Value from HistogramKey), oldest
+	// first, only buckets with hits; nil without DateHistogram.
+	Histogram []FacetValue
 }
 
 // OpKind says whether an operation writes or removes a document.

@@ -9,8 +9,10 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +21,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"infowork/attachment"
 	"infowork/auth"
+	"infowork/label"
 	"infowork/ratelimit"
 	"infowork/search"
 	"infowork/submission"
@@ -47,6 +51,9 @@ type Options struct {
 	// caller then has no handle to run its purge loop, which tests do not need).
 	Limiter    *ratelimit.Limiter
 	RateLimits RateLimits
+	// Attachments stores uploads (attachments.go); nil turns the attachment routes off (503).
+	// BodyLimit is raised above its size limit with headroom.
+	Attachments *attachment.Service
 }
 
 // App is the web application.
@@ -76,6 +83,7 @@ func New(opts Options) (*App, error) {
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = 2 << 20
 	}
+	opts.BodyLimit = max(opts.BodyLimit, attachmentBodyLimit(opts.Attachments))
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.DefaultGatherer
 	}
@@ -117,11 +125,30 @@ func (a *App) Handler() *fiber.App { return a.fiber }
 // Listen serves on addr until Shutdown.
 func (a *App) Listen(addr string) error { return a.fiber.Listen(addr) }
 
+// Serve serves on ln until Shutdown. The caller owns ln and closes it after Shutdown, which also
+// ends a Serve that had not started yet when Shutdown ran.
+func (a *App) Serve(ln net.Listener) error { return a.fiber.Listener(ln) }
+
 // Shutdown stops accepting connections and waits for in-flight requests.
 func (a *App) Shutdown(ctx context.Context) error { return a.fiber.ShutdownWithContext(ctx) }
 
 var funcs = template.FuncMap{
-	"levelName":   levelName,
+	"levelName": levelName,
+	"int": func(v any) int {
+		switch x := v.(type) {
+		case label.Level:
+			return int(x)
+		case int:
+			return x
+		}
+		return 0
+	},
+	"seq":      func(n int) []int { return make([]int, n) },
+	"now":      func() string { return time.Now().In(search.Location).Format("2006-01-02 15:04") },
+	"contains": func(list []string, v string) bool { return slices.Contains(list, v) },
+	"marking": func(level int, cats []string) string {
+		return label.Label{Level: label.Level(level), Categories: cats}.Chinese()
+	},
 	"urgencyName": submission.UrgencyName,
 	"stateName":   submission.StateName,
 	"date":        func(t time.Time) string { return t.In(search.Location).Format("2006-01-02") },

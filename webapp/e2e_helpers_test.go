@@ -245,6 +245,21 @@ func serveApp(t *testing.T, opts webapp.Options) (*webapp.App, string) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- app.Handler().Listener(ln) }()
+	base := "http://" + ln.Addr().String()
+	// Wait until the server answers: a Shutdown that runs before Listener has started serving
+	// is a no-op, and the serve goroutine would then block the cleanup forever.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := http.Get(base + "/healthz")
+		if err == nil {
+			r.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("test server did not start: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
@@ -255,7 +270,7 @@ func serveApp(t *testing.T, opts webapp.Options) (*webapp.App, string) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return app, "http://" + ln.Addr().String()
+	return app, base
 }
 
 // resp is what a client saw.

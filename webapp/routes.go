@@ -43,6 +43,9 @@ func (a *App) routes() {
 	f.Get("/submissions/new", requireLogin, a.submissionNew)
 	f.Post("/submissions", requireLogin, a.submissionCreate)
 	f.Get("/submissions/:id<int>", requireLogin, a.submissionShow)
+	f.Post("/submissions/:id<int>/attachments", requireLogin, a.attachmentUpload) // attachments.go
+	f.Get("/attachments/:id<int>", requireLogin, a.attachmentDownload)
+	f.Get("/attachments/:id<int>/preview", requireLogin, a.attachmentPreview)
 	f.Get("/search", requireLogin, a.searchPage)
 	a.adminRoutes() // /admin: the three separated administrators (admin_routes.go)
 
@@ -58,6 +61,9 @@ func (a *App) routes() {
 	api.Get("/submissions", requireLogin, a.apiSubmissionList)
 	api.Post("/submissions", requireLogin, a.apiSubmissionCreate)
 	api.Get("/submissions/:id<int>", requireLogin, a.apiSubmissionGet)
+	api.Get("/submissions/:id<int>/attachments", requireLogin, a.apiAttachmentList)
+	api.Post("/submissions/:id<int>/attachments", requireLogin, a.apiAttachmentUpload)
+	api.Get("/attachments/:id<int>", requireLogin, a.apiAttachmentDownload)
 	api.Get("/search", requireLogin, a.apiSearch)
 	api.Get("/categories", requireLogin, a.apiCategories)
 	api.Get("/units", requireLogin, a.apiUnits)

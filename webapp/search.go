@@ -1,6 +1,7 @@
 package webapp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/width"
 
 	"infowork/access"
 	"infowork/label"
@@ -28,7 +30,21 @@ type searchParams struct {
 	From, To        string
 	Sort            string
 	Page, Size      int
+	// More is the facet shown in full (up to moreFacetSize values) instead of its top
+	// facetShown; UnitQ filters the unit facet by name; Interval is the date histogram's
+	// granularity (day, month or year).
+	More, UnitQ, Interval string
 }
+
+const (
+	// facetShown is how many values a facet shows before its "更多…" link.
+	facetShown = 10
+	// moreFacetSize is how many values an expanded or searched facet fetches (some 400 units).
+	moreFacetSize = 500
+)
+
+// finerInterval is where a histogram bar leads: a year to its months, a month to its days.
+var finerInterval = map[string]string{search.IntervalYear: search.IntervalMonth, search.IntervalMonth: search.IntervalDay, search.IntervalDay: search.IntervalDay}
 
 func multi(c *fiber.Ctx, key string) []string {
 	var out []string
@@ -47,6 +63,7 @@ func parseSearchParams(c *fiber.Ctx) (searchParams, error) {
 		Q: strings.TrimSpace(c.Query("q")), Units: multi(c, "unit"), Categories: multi(c, "category"),
 		Districts: multi(c, "district"), Months: multi(c, "month"), Classifications: multi(c, "classification"),
 		From: c.Query("from"), To: c.Query("to"), Sort: c.Query("sort", search.SortRelevance),
+		More: c.Query("more"), UnitQ: strings.TrimSpace(c.Query("unit_q")), Interval: c.Query("interval"),
 	}
 	var err error
 	if p.Page, err = intParam(c, "page", 1, 1, search.MaxResultWindow); err != nil {
@@ -60,6 +77,15 @@ func parseSearchParams(c *fiber.Ctx) (searchParams, error) {
 	}
 	if len([]rune(p.Q)) > 500 {
 		return p, fmt.Errorf("%w: 检索词最长 500 个字", search.ErrBadQuery)
+	}
+	if _, ok := facetKeys[p.More]; p.More != "" && !ok {
+		return p, fmt.Errorf("%w: more 只能是分面名称（unit、category、district、month、classification）", search.ErrBadQuery)
+	}
+	if len([]rune(p.UnitQ)) > 50 {
+		return p, fmt.Errorf("%w: 单位筛选词最长 50 个字", search.ErrBadQuery)
+	}
+	if _, ok := finerInterval[p.Interval]; p.Interval != "" && !ok {
+		return p, fmt.Errorf("%w: interval 只能是 day、month 或 year", search.ErrBadQuery)
 	}
 	return p, nil
 }
@@ -158,6 +184,15 @@ func (p searchParams) values() url.Values {
 	if p.Size != 0 && p.Size != search.DefaultPageSize {
 		v.Set("size", strconv.Itoa(p.Size))
 	}
+	if p.More != "" {
+		v.Set("more", p.More)
+	}
+	if p.UnitQ != "" {
+		v.Set("unit_q", p.UnitQ)
+	}
+	if p.Interval != "" && p.Interval != search.IntervalMonth {
+		v.Set("interval", p.Interval)
+	}
 	return v
 }
 
@@ -186,6 +221,52 @@ var facetTitles = map[string]string{
 type facetView struct {
 	Name, Title string
 	Values      []facetValueView
+	// MoreURL expands the facet (set when values were cut); LessURL folds it again.
+	MoreURL, LessURL string
+	// Searchable facets (unit) show a name filter; UnitQ is its current text.
+	Searchable bool
+	UnitQ      string
+	Hidden     map[string][]string // the other params, kept by the filter form
+}
+
+// barView is one bar of the date histogram: Pct is its height relative to the largest bar, in
+// twentieths (1–20).
+type barView struct {
+	Value string
+	Count int
+	Pct   int
+	URL   string
+}
+
+// histogramURL filters the search to one bucket (from/to as whole days, so the date inputs
+// show them) and moves to the next finer interval.
+func (p searchParams) histogramURL(interval, value string) string {
+	from, err := parseDate(value, false)
+	if err != nil {
+		return p.url(nil)
+	}
+	to, _ := parseDate(value, true)
+	return p.url(func(v url.Values) {
+		v.Set("from", from.Format("2006-01-02"))
+		v.Set("to", to.Format("2006-01-02"))
+		v.Del("page")
+		if next := finerInterval[interval]; next != search.IntervalMonth {
+			v.Set("interval", next)
+		} else {
+			v.Del("interval")
+		}
+	})
+}
+
+// hiddenFields are the params a form must carry besides the ones it sets itself.
+func (p searchParams) hiddenFields(except ...string) map[string][]string {
+	out := map[string][]string{}
+	for k, vs := range p.values() {
+		if !slices.Contains(except, k) {
+			out[k] = vs
+		}
+	}
+	return out
 }
 
 type facetValueView struct {
@@ -255,6 +336,12 @@ func (a *App) searchPage(c *fiber.Ctx) error {
 	if perr == nil {
 		q, perr = p.query(s.User.Subject())
 	}
+	// One more value than shown tells whether a facet needs its "更多…" link.
+	q.FacetSize = facetShown + 1
+	if p.More != "" || p.UnitQ != "" {
+		q.FacetSize = moreFacetSize
+	}
+	q.DateHistogram = cmp.Or(p.Interval, search.IntervalMonth)
 	if perr != nil {
 		he := classify(perr)
 		return a.render(c, he.status, "search", page{Title: "信息检索", Nav: "search", Error: he.message, Data: data})
@@ -280,11 +367,29 @@ func (a *App) searchPage(c *fiber.Ctx) error {
 		key := facetKeys[name]
 		sel := p.selected(name)
 		fv := facetView{Name: name, Title: facetTitles[name]}
+		if name == search.FacetUnit {
+			fv.Searchable, fv.UnitQ, fv.Hidden = true, p.UnitQ, p.hiddenFields("unit_q", "page")
+		}
+		expanded := p.More == name || (name == search.FacetUnit && p.UnitQ != "")
 		seen := map[string]bool{}
+		shown := 0
 		for _, v := range res.Facets[name] {
+			label := a.facetLabel(n, name, v.Value)
+			active := slices.Contains(sel, v.Value)
+			if name == search.FacetUnit && p.UnitQ != "" && !active && !containsFold(label, p.UnitQ) && !containsFold(v.Value, p.UnitQ) {
+				continue
+			}
+			if !expanded && shown >= facetShown && !active {
+				fv.MoreURL = p.url(func(u url.Values) { u.Set("more", name) })
+				continue
+			}
+			shown++
 			seen[v.Value] = true
-			fv.Values = append(fv.Values, facetValueView{Value: v.Value, Label: a.facetLabel(n, name, v.Value), Count: v.Count,
-				Active: slices.Contains(sel, v.Value), URL: p.url(func(u url.Values) { toggle(u, key, v.Value) })})
+			fv.Values = append(fv.Values, facetValueView{Value: v.Value, Label: label, Count: v.Count,
+				Active: active, URL: p.url(func(u url.Values) { toggle(u, key, v.Value) })})
+		}
+		if p.More == name {
+			fv.LessURL = p.url(func(u url.Values) { u.Del("more") })
 		}
 		for _, v := range sel {
 			chips = append(chips, chip{Label: facetTitles[name] + "：" + a.facetLabel(n, name, v), URL: p.url(func(u url.Values) { toggle(u, key, v) })})
@@ -306,6 +411,32 @@ func (a *App) searchPage(c *fiber.Ctx) error {
 	if max := search.MaxResultWindow / p.Size; pages > max {
 		pages = max
 	}
+	interval := cmp.Or(p.Interval, search.IntervalMonth)
+	var bars []barView
+	most := 0
+	for _, b := range res.Histogram {
+		most = max(most, b.Count)
+	}
+	for _, b := range res.Histogram {
+		// Heights in steps of 5 % (CSS classes h1…h20): the page's CSP allows no inline style.
+		bars = append(bars, barView{Value: b.Value, Count: b.Count, Pct: max(1, (b.Count*20+most-1)/most), URL: p.histogramURL(interval, b.Value)})
+	}
+	intervals := []chip{}
+	for _, iv := range []struct{ name, label string }{{search.IntervalYear, "按年"}, {search.IntervalMonth, "按月"}, {search.IntervalDay, "按日"}} {
+		u := ""
+		if iv.name != interval {
+			u = p.url(func(v url.Values) {
+				if iv.name == search.IntervalMonth {
+					v.Del("interval")
+				} else {
+					v.Set("interval", iv.name)
+				}
+			})
+		}
+		intervals = append(intervals, chip{Label: iv.label, URL: u})
+	}
+	data["Histogram"] = bars
+	data["Intervals"] = intervals
 	data["Result"] = res
 	data["Hits"] = hits
 	data["Facets"] = facets
@@ -330,6 +461,10 @@ func (a *App) apiSearch(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if q.FacetSize, err = intParam(c, "facet_size", search.DefaultFacetSize, 1, moreFacetSize); err != nil {
+		return err
+	}
+	q.DateHistogram = p.Interval
 	if f := c.Query("facets"); f != "" {
 		q.Facets = nil
 		for _, name := range strings.Split(f, ",") {
@@ -368,5 +503,19 @@ func (a *App) apiSearch(c *fiber.Ctx) error {
 		}
 		facets[name] = out
 	}
-	return c.JSON(fiber.Map{"total": res.Total, "took_ms": res.Took.Milliseconds(), "page": p.Page, "size": p.Size, "hits": hits, "facets": facets})
+	out := fiber.Map{"total": res.Total, "took_ms": res.Took.Milliseconds(), "page": p.Page, "size": p.Size, "hits": hits, "facets": facets}
+	if q.DateHistogram != "" {
+		hist := make([]fiber.Map, 0, len(res.Histogram))
+		for _, b := range res.Histogram {
+			hist = append(hist, fiber.Map{"value": b.Value, "count": b.Count})
+		}
+		out["histogram"] = hist
+		out["interval"] = q.DateHistogram
+	}
+	return c.JSON(out)
+}
+
+// containsFold reports whether s contains sub, ignoring case and full-width/half-width forms.
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(width.Fold.String(s)), strings.ToLower(width.Fold.String(sub)))
 }

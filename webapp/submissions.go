@@ -32,6 +32,8 @@ func flash(c *fiber.Ctx) string {
 	switch c.Query("flash") {
 	case "created":
 		return "报送成功。信息已保存，稍后即可在检索中找到。"
+	case "attached":
+		return "附件已上传。"
 	}
 	return ""
 }
@@ -43,6 +45,9 @@ type formData struct {
 	Levels     []label.Level
 	Urgencies  []string
 	FormKey    string // idempotency key: a double-clicked submit stores one report
+	// LabelCategories are the registered label categories the user holds (only those can be
+	// put on a report the user could read back).
+	LabelCategories []string
 }
 
 func (a *App) submissionForm(c *fiber.Ctx, status int, in submission.Input, errs map[string]string, msg string) error {
@@ -58,7 +63,8 @@ func (a *App) submissionForm(c *fiber.Ctx, status int, in submission.Input, errs
 		}
 	}
 	return a.render(c, status, "submission_new", page{Title: "报送信息", Nav: "new", Error: msg,
-		Data: formData{Input: in, Categories: n.categories, Errors: errs, Levels: levels, Urgencies: submission.Urgencies, FormKey: randomString()}})
+		Data: formData{Input: in, Categories: n.categories, Errors: errs, Levels: levels, Urgencies: submission.Urgencies, FormKey: randomString(),
+			LabelCategories: s.User.LabelCategories}})
 }
 
 func (a *App) submissionNew(c *fiber.Ctx) error {
@@ -77,6 +83,7 @@ func (a *App) submissionCreate(c *fiber.Ctx) error {
 		Urgency: c.FormValue("urgency"), Classification: c.FormValue("classification"),
 		WriterName: c.FormValue("writer_name"), WriterPhone: c.FormValue("writer_phone"),
 		IdempotencyKey: c.FormValue("idempotency_key"), Source: "web",
+		LabelCategories: formValues(c, "label_categories"),
 	}
 	created, err := a.opts.Submissions.Create(c.UserContext(), s.User.Subject(), in, clientIP(c))
 	if err != nil {
@@ -98,20 +105,25 @@ func (a *App) submissionShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return a.render(c, fiber.StatusOK, "submission_show", page{Title: sub.Title, Nav: "submissions", Flash: flash(c), Data: sub})
+	data, err := a.submissionPage(c, sub) // the record with its attachments (attachments.go)
+	if err != nil {
+		return err
+	}
+	return a.render(c, fiber.StatusOK, "submission_show", page{Title: sub.Title, Nav: "submissions", Flash: flash(c), Data: data})
 }
 
 // API.
 
 type submissionBody struct {
-	Title          string `json:"title"`
-	Body           string `json:"body"`
-	BodyHTML       string `json:"body_html"`
-	Category       string `json:"category"`
-	Urgency        string `json:"urgency"`
-	Classification string `json:"classification"`
-	WriterName     string `json:"writer_name"`
-	WriterPhone    string `json:"writer_phone"`
+	Title           string   `json:"title"`
+	Body            string   `json:"body"`
+	BodyHTML        string   `json:"body_html"`
+	Category        string   `json:"category"`
+	LabelCategories []string `json:"label_categories"`
+	Urgency         string   `json:"urgency"`
+	Classification  string   `json:"classification"`
+	WriterName      string   `json:"writer_name"`
+	WriterPhone     string   `json:"writer_phone"`
 }
 
 func submissionJSON(s submission.Submission) fiber.Map {
@@ -119,6 +131,7 @@ func submissionJSON(s submission.Submission) fiber.Map {
 		"id": s.ID, "version": s.Version, "title": s.Title, "body": s.BodyText, "body_html": s.BodyHTML,
 		"unit": s.UnitCode, "unit_name": s.UnitName, "category": s.CategoryCode, "category_name": s.CategoryName,
 		"district": s.District, "urgency": s.Urgency, "classification": s.Classification.String(),
+		"label_categories": nonNil(s.LabelCategories), "marking": s.Label().Chinese(),
 		"state": s.State, "writer_name": s.WriterName, "writer_phone": s.WriterPhone, "author": s.AuthorName,
 		"reported_at": s.ReportedAt.UTC().Format(time.RFC3339), "created_at": s.CreatedAt.UTC().Format(time.RFC3339),
 		"updated_at": s.UpdatedAt.UTC().Format(time.RFC3339),
@@ -137,7 +150,7 @@ func (a *App) apiSubmissionCreate(c *fiber.Ctx) error {
 	created, err := a.opts.Submissions.Create(c.UserContext(), s.User.Subject(), submission.Input{
 		Title: b.Title, Body: b.Body, BodyHTML: b.BodyHTML, CategoryCode: b.Category, Urgency: b.Urgency,
 		Classification: b.Classification, WriterName: b.WriterName, WriterPhone: b.WriterPhone,
-		IdempotencyKey: c.Get("Idempotency-Key"), Source: "api",
+		IdempotencyKey: c.Get("Idempotency-Key"), Source: "api", LabelCategories: b.LabelCategories,
 	}, clientIP(c))
 	if err != nil {
 		return err
@@ -210,4 +223,23 @@ func (a *App) apiUnits(c *fiber.Ctx) error {
 		out = append(out, fiber.Map{"code": u.Code, "name": u.Name, "kind": u.Kind, "parent": u.ParentCode, "district": u.District})
 	}
 	return c.JSON(fiber.Map{"items": out})
+}
+
+// formValues returns every value of a repeated form field (checkboxes).
+func formValues(c *fiber.Ctx, key string) []string {
+	var out []string
+	if mf, err := c.MultipartForm(); err == nil && mf != nil {
+		return append(out, mf.Value[key]...)
+	}
+	for _, v := range c.Context().PostArgs().PeekMulti(key) {
+		out = append(out, string(v))
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -151,27 +151,6 @@ func cmdOutboxReplay(ctx context.Context, args []string) error {
 	return nil
 }
 
-// cmdReindex queues every record for indexing again. The running indexer (inside 'infowork
-// serve' for the embedded engine) rewrites documents it lacks and skips those it already holds at
-// the same version. A full rebuild into a new index version with an alias swap comes with the
-// distributed-search work.
-func cmdReindex(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		return usageError{"reindex takes no arguments"}
-	}
-	_, db, _, err := setup(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	n, err := queueAll(ctx, db)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%d records queued for indexing\n", n)
-	return nil
-}
-
 // queueAll puts every searchable record into the outbox. It is trusted internal work, so it
 // runs with the row-level-security bypass (the application role would otherwise see no rows).
 func queueAll(ctx context.Context, db *pgxpool.Pool) (int64, error) {

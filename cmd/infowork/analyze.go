@@ -39,6 +39,7 @@ func cmdAnalyze(_ context.Context, args []string, stdin io.Reader, stdout io.Wri
 	}
 	an, err := analyzers.New(analyzers.Options{
 		UserDict: os.Getenv("INFOWORK_USER_DICT"),
+		Synonyms: os.Getenv("INFOWORK_SYNONYMS"),
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

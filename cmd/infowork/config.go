@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"infowork/analyzers"
+	"infowork/attachment"
 	"infowork/pgserver"
 	"infowork/search"
 	"infowork/search/elasticsearch"
@@ -33,6 +34,7 @@ type config struct {
 	SearchPassword    string
 	SearchIndexPrefix string
 	UserDict          string
+	Synonyms          string // INFOWORK_SYNONYMS: site synonym file, added to the embedded one
 	TrustedProxies    []string
 	CookieSecure      bool
 	LogLevel          slog.Level
@@ -48,6 +50,8 @@ type config struct {
 	RateLoginPerIP     int           // INFOWORK_RATE_LOGIN_PER_IP, default 30 per minute
 	RateLoginPerUser   int           // INFOWORK_RATE_LOGIN_PER_USER, default 10 per minute
 	RatePerSession     int           // INFOWORK_RATE_PER_SESSION, default 600 per minute
+
+	UploadMaxBytes int // INFOWORK_UPLOAD_MAX_BYTES, default 1 MiB (the gov limit per image)
 }
 
 func loadConfig() (config, error) {
@@ -60,6 +64,7 @@ func loadConfig() (config, error) {
 		SearchPassword:    os.Getenv("INFOWORK_SEARCH_PASSWORD"),
 		SearchIndexPrefix: os.Getenv("INFOWORK_SEARCH_INDEX_PREFIX"),
 		UserDict:          os.Getenv("INFOWORK_USER_DICT"),
+		Synonyms:          os.Getenv("INFOWORK_SYNONYMS"),
 		CookieSecure:      os.Getenv("INFOWORK_COOKIE_SECURE") == "true",
 	}
 	for _, u := range strings.Split(os.Getenv("INFOWORK_SEARCH_URLS"), ",") {
@@ -76,6 +81,10 @@ func loadConfig() (config, error) {
 		return c, fmt.Errorf("INFOWORK_LOG_LEVEL: %w", err)
 	}
 	if err := c.loadAccountConfig(); err != nil {
+		return c, err
+	}
+	var err error
+	if c.UploadMaxBytes, err = envInt("INFOWORK_UPLOAD_MAX_BYTES", attachment.DefaultMaxBytes, 1<<10, 64<<20); err != nil {
 		return c, err
 	}
 	switch c.SearchEngine {
@@ -131,7 +140,7 @@ func (c config) openDB(ctx context.Context, log *slog.Logger) (*pgxpool.Pool, er
 func (c config) analyzer(log *slog.Logger) (*analyzers.Analyzer, error) {
 	// The dictionaries are extracted under the data directory (owned by this installation), not
 	// into a shared, predictable folder under /tmp that another local user could create first.
-	return analyzers.New(analyzers.Options{UserDict: c.UserDict, Logger: log, CacheDir: filepath.Join(c.DataDir, "jieba")})
+	return analyzers.New(analyzers.Options{UserDict: c.UserDict, Synonyms: c.Synonyms, Logger: log, CacheDir: filepath.Join(c.DataDir, "jieba")})
 }
 
 // openEngine is the one place a concrete search engine is chosen.

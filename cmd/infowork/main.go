@@ -26,7 +26,10 @@ Commands:
   unit create --code CODE --name NAME [--kind direct|bureau|district|office] [--parent CODE] [--district NAME]
   user create --username U --password P --role ROLE[,ROLE] [--unit CODE] [--clearance LEVEL] [--name NAME]
              [--no-must-change-password]  (by default the password must be changed at first login)
-  reindex    rebuild the search index from the database
+  reindex    rebuild the search index from the database into a new index and swap it in
+             [--batch N] [--margin DUR] [--drop-old] [--abort] [--queue-only]
+             (embedded engine: with 'infowork serve' stopped; resumable: rerun to continue)
+  reconcile  compare (id, version) between the database and the index and repair [--dry-run]
   audit verify   verify the audit log's hash chain
   outbox replay  return dead-letter outbox rows to the queue
   analyze [--mode index|query] TEXT…  print the tokens of TEXT (or standard input) as term, start, end
@@ -34,12 +37,13 @@ Commands:
 
 Configuration (environment): INFOWORK_DATABASE_URL, INFOWORK_HTTP_ADDR (127.0.0.1:8080),
 INFOWORK_DATA_DIR (.data), INFOWORK_SEARCH_ENGINE (embedded), INFOWORK_SEARCH_URLS,
-INFOWORK_USER_DICT, INFOWORK_TRUSTED_PROXIES, INFOWORK_COOKIE_SECURE, INFOWORK_LOG_LEVEL.
+INFOWORK_USER_DICT, INFOWORK_SYNONYMS, INFOWORK_TRUSTED_PROXIES, INFOWORK_COOKIE_SECURE, INFOWORK_LOG_LEVEL.
 Accounts: INFOWORK_PASSWORD_MIN_LENGTH (10), INFOWORK_PASSWORD_CLASSES (0; 等保: 3),
 INFOWORK_PASSWORD_MAX_AGE_DAYS (0; 等保: 90), INFOWORK_PASSWORD_HISTORY (5),
 INFOWORK_SESSION_IDLE (30m), INFOWORK_SESSION_MAX (12h), INFOWORK_SECRET_KEY (32 bytes, base64;
 unset: generated into <data dir>/secret.key), INFOWORK_RATE_LOGIN_PER_IP (30/min),
 INFOWORK_RATE_LOGIN_PER_USER (10/min), INFOWORK_RATE_PER_SESSION (600/min).
+Uploads: INFOWORK_UPLOAD_MAX_BYTES (1048576; files are kept under <data dir>/blobs).
 Without INFOWORK_DATABASE_URL a private PostgreSQL cluster is started under the data directory.
 `
 
@@ -90,6 +94,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdUserCreate(ctx, rest[1:])
 	case "reindex":
 		return cmdReindex(ctx, rest)
+	case "reconcile":
+		return cmdReconcile(ctx, rest)
 	case "analyze":
 		return cmdAnalyze(ctx, rest, os.Stdin, os.Stdout)
 	case "audit":

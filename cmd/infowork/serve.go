@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"infowork/access"
+	"infowork/analyzers"
+	"infowork/attachment"
 	"infowork/auth"
 	"infowork/demo"
 	"infowork/indexer"
@@ -40,13 +44,15 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 	if cfg.SearchEngine == "embedded" && withWeb != withIndexer {
 		return fmt.Errorf("the embedded search engine lives inside one process: run 'infowork serve' (web and indexer together), or configure INFOWORK_SEARCH_ENGINE=opensearch|elasticsearch to run them apart")
 	}
+	var ln net.Listener
 	if withWeb {
-		// Fail fast on a taken port, before the slow start-up steps.
-		l, err := net.Listen("tcp", cfg.HTTPAddr)
+		// Take the port first: fail fast when it is taken, before the slow start-up steps.
+		var err error
+		ln, err = net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("cannot listen on %s (INFOWORK_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 		}
-		_ = l.Close()
+		defer ln.Close()
 	}
 	db, err := cfg.openDB(ctx, log)
 	if err != nil {
@@ -94,6 +100,11 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		reloadOnHangup(ctx, an, log)
+	}()
 
 	if withIndexer {
 		ix, err := indexer.New(indexer.Options{DB: db, Engine: engine, Logger: log, Registerer: reg,
@@ -110,9 +121,13 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 	var app *webapp.App
 	if withWeb {
 		limiter := ratelimit.New(db, ratelimit.Options{Logger: log})
+		atts, err := attachment.New(db, attachment.Options{DataDir: cfg.DataDir, MaxBytes: int64(cfg.UploadMaxBytes), Logger: log})
+		if err != nil {
+			return err
+		}
 		app, err = webapp.New(webapp.Options{DB: db, Auth: authSvc, Submissions: subs, Engine: engine, Logger: log,
 			Registerer: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
-			Limiter: limiter, RateLimits: cfg.rateLimits()})
+			Limiter: limiter, RateLimits: cfg.rateLimits(), Attachments: atts})
 		if err != nil {
 			return err
 		}
@@ -124,7 +139,7 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := app.Listen(cfg.HTTPAddr); err != nil {
+			if err := app.Serve(ln); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("http: %w", err)
 				return
 			}
@@ -143,10 +158,30 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 			log.Warn("http shutdown", "err", serr)
 		}
 		scancel()
+		_ = ln.Close() // ends Serve even if it had not started when Shutdown ran
 	}
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// reloadOnHangup re-reads the user dictionary and the synonym files on every SIGHUP until ctx
+// ends (`kill -HUP <pid>` after editing INFOWORK_USER_DICT or INFOWORK_SYNONYMS). A failed
+// reload keeps the dictionaries in use.
+func reloadOnHangup(ctx context.Context, an *analyzers.Analyzer, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := an.Reload(); err != nil {
+				log.Error("reload dictionaries on SIGHUP", "err", err)
+			}
+		}
+	}
 }
 
 func printWelcome(cfg config, withDemo bool) {

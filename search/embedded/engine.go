@@ -26,7 +26,7 @@ import (
 
 // IndexName is the directory of the index under Options.Dir; the suffix is the version of the
 // document layout and changes whenever a field changes (a reindex builds the next one).
-const IndexName = "submissions.v3"
+const IndexName = "submissions.v4"
 
 const (
 	defaultBatchSize = 1000
@@ -47,6 +47,7 @@ const (
 	fCategory       = "category"
 	fDistrict       = "district"
 	fMonth          = "month"
+	fDay            = "day" // "2006-01-02", Asia/Shanghai: the day histogram (v4)
 	fClassification = "classification"
 	fLevel          = "level"
 	fReaders        = "readers"
@@ -77,6 +78,9 @@ type Options struct {
 	Analyzer  *analyzers.Analyzer // required; shared with the rest of the process
 	Logger    *slog.Logger        // default slog.Default()
 	BatchSize int                 // documents per Bleve batch inside one Apply; default 1000
+	// Index names the index directory under Dir; default: the one named by the CURRENT file
+	// that `infowork reindex` writes, else IndexName (see IndexDir).
+	Index string
 }
 
 // Engine is the embedded Bleve engine.
@@ -113,7 +117,10 @@ func Open(opts Options) (*Engine, error) {
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("component", "search_embedded")
-	path := filepath.Join(opts.Dir, IndexName)
+	if opts.Index == "" {
+		opts.Index = IndexDir(opts.Dir)
+	}
+	path := filepath.Join(opts.Dir, opts.Index)
 	cfg := map[string]any{"bolt_timeout": lockTimeout}
 
 	var idx bleve.Index
@@ -331,6 +338,7 @@ func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
 	if !d.Date.IsZero() {
 		month = search.Month(d.Date)
 		keyword(fMonth, month, keywordOpts, nil)
+		keyword(fDay, search.HistogramKey(d.Date, search.IntervalDay), keywordOpts, nil)
 		dt, err := document.NewDateTimeFieldWithIndexingOptions(fDate, nil, d.Date, "", keywordOpts)
 		if err != nil {
 			return nil, fmt.Errorf("embedded: index %s: date: %w", op.ID, err)

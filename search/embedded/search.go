@@ -14,12 +14,23 @@ import (
 	bsearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 
+	"infowork/analyzers"
 	"infowork/search"
 )
 
 // facetFetch is how many values Bleve returns per facet before we sort and cut; the counts are
 // exact for every value, only the list is trimmed.
-const facetFetch = 1000
+const facetFetch = search.MaxFacetSize
+
+// histogramFacet is the Bleve facet behind Result.Histogram, and histogramFetch its size: every
+// day of some 270 years, so a histogram is never cut.
+const (
+	histogramFacet = "_histogram"
+	histogramFetch = 100000
+)
+
+// histogramFields are the keyword fields a histogram counts; years are summed from months.
+var histogramFields = map[string]string{search.IntervalDay: fDay, search.IntervalMonth: fMonth, search.IntervalYear: fMonth}
 
 var hitFields = []string{fTitle, fBody, fUnit, fUnitName, fCategory, fDistrict, fLevel, fUrgency, fState, fDateText, fVersion, fLabelText}
 
@@ -54,6 +65,9 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		}
 		req.AddFacet(name, bleve.NewFacetRequest(f, facetFetch))
 	}
+	if q.DateHistogram != "" {
+		req.AddFacet(histogramFacet, bleve.NewFacetRequest(histogramFields[q.DateHistogram], histogramFetch))
+	}
 	res, err := e.idx.SearchInContext(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -62,12 +76,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		return search.Result{}, fmt.Errorf("embedded: search: %w: %w", search.ErrUnavailable, err)
 	}
 
-	var terms []string
-	for _, t := range search.PositiveTexts(node) {
-		for _, tok := range e.an.Query(t) {
-			terms = append(terms, tok.Term)
-		}
-	}
+	terms := highlightTerms(e.an, node)
 	out := search.Result{Total: int(res.Total), Hits: make([]search.Hit, 0, len(res.Hits))} // #nosec G115 -- a hit count; int is 64-bit on every supported platform
 	for _, h := range res.Hits {
 		str := func(f string) string { s, _ := h.Fields[f].(string); return s }
@@ -105,8 +114,31 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 			out.Facets[name] = facetValues(name, res.Facets[name], facetSize)
 		}
 	}
+	if q.DateHistogram != "" {
+		out.Histogram = histogram(q.DateHistogram, res.Facets[histogramFacet])
+	}
 	out.Took = time.Since(start)
 	return out, nil
+}
+
+// histogram turns the day or month facet into Result.Histogram, oldest first.
+func histogram(interval string, fr *bsearch.FacetResult) []search.FacetValue {
+	counts := map[string]int{}
+	if fr != nil && fr.Terms != nil {
+		for _, t := range fr.Terms.Terms() {
+			k := t.Term
+			if interval == search.IntervalYear && len(k) >= 4 {
+				k = k[:4]
+			}
+			counts[k] += t.Count
+		}
+	}
+	out := make([]search.FacetValue, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, search.FacetValue{Value: k, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
+	return out
 }
 
 const snippetRunes = 160
@@ -133,6 +165,8 @@ func limits(q search.Query) (page, size, facetSize int, err error) {
 		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 分面条数须在 1–%d 之间（facet_size=%d）", search.ErrBadQuery, facetFetch, q.FacetSize)
 	case q.Sort != "" && q.Sort != search.SortRelevance && q.Sort != search.SortDate:
 		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 不支持的排序方式 %q", search.ErrBadQuery, q.Sort)
+	case q.DateHistogram != "" && histogramFields[q.DateHistogram] == "":
+		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 日期分布的间隔只能是 day、month 或 year（%q）", search.ErrBadQuery, q.DateHistogram)
 	case !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From):
 		return 0, 0, 0, fmt.Errorf("embedded: search: %w: 结束日期早于开始日期", search.ErrBadQuery)
 	}
@@ -324,31 +358,52 @@ func (e *Engine) translate(n search.Node) query.Query {
 	return nil
 }
 
+// match is a word or phrase: each alternative of analyzers.Expand (the text itself and its
+// synonym variants) is a term query when it is one token (which also finds it as a sub-word)
+// and a phrase at consecutive positions otherwise; any alternative matches.
 func (e *Engine) match(text, field string) query.Query {
-	toks := e.an.Query(text)
-	if len(toks) == 0 {
-		return nil
-	}
-	terms := make([]string, len(toks))
-	for i, t := range toks {
-		terms[i] = t.Term
-	}
-	one := func(f string, boost float64) query.Query {
-		if len(terms) == 1 {
-			q := query.NewTermQuery(terms[0])
-			q.SetField(f)
+	var qs []query.Query
+	for _, toks := range e.an.Expand(text) {
+		terms := make([]string, len(toks))
+		for i, t := range toks {
+			terms[i] = t.Term
+		}
+		one := func(f string, boost float64) query.Query {
+			if len(terms) == 1 {
+				q := query.NewTermQuery(terms[0])
+				q.SetField(f)
+				q.SetBoost(boost)
+				return q
+			}
+			q := query.NewPhraseQuery(terms, f)
 			q.SetBoost(boost)
 			return q
 		}
-		q := query.NewPhraseQuery(terms, f)
-		q.SetBoost(boost)
-		return q
+		switch field {
+		case search.FieldTitle:
+			qs = append(qs, one(fTitle, 1))
+		case search.FieldBody:
+			qs = append(qs, one(fBody, 1))
+		default:
+			qs = append(qs, one(fTitle, titleBoost), one(fBody, 1))
+		}
 	}
-	switch field {
-	case search.FieldTitle:
-		return one(fTitle, 1)
-	case search.FieldBody:
-		return one(fBody, 1)
+	if len(qs) == 0 {
+		return nil
 	}
-	return query.NewDisjunctionQuery([]query.Query{one(fTitle, titleBoost), one(fBody, 1)})
+	return query.NewDisjunctionQuery(qs)
+}
+
+// highlightTerms are the terms to mark in a hit: the tokens of every positive word and phrase
+// and of their synonym variants, so whichever alternative matched is marked.
+func highlightTerms(an *analyzers.Analyzer, n search.Node) []string {
+	var terms []string
+	for _, t := range search.PositiveTexts(n) {
+		for _, alt := range an.Expand(t) {
+			for _, tok := range alt {
+				terms = append(terms, tok.Term)
+			}
+		}
+	}
+	return terms
 }

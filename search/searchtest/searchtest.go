@@ -211,6 +211,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 			t.Run(tt.name, func(t *testing.T) {
 				q := tt.q
 				q.Scope, q.Size, q.Facets, q.FacetSize = everything, search.MaxPageSize, search.AllFacets, 100
+				q.DateHistogram = []string{search.IntervalDay, search.IntervalMonth, search.IntervalYear}[len(tt.name)%3]
 				textIDs := allIDs(t, e, search.Query{Text: q.Text, Scope: everything})
 				checkAgainstBruteForce(t, e, docs, q, func(d search.Document) bool { return textIDs[d.ID] })
 			})
@@ -247,7 +248,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 			for _, text := range []string{"", "停车", "建设 OR 会议"} {
 				t.Run(fmt.Sprintf("%d/%s", i, text), func(t *testing.T) {
 					textIDs := allIDs(t, e, search.Query{Text: text, Scope: everything})
-					q := search.Query{Text: text, Scope: s, Size: search.MaxPageSize, Facets: search.AllFacets, FacetSize: 100}
+					q := search.Query{Text: text, Scope: s, Size: search.MaxPageSize, Facets: search.AllFacets, FacetSize: 100, DateHistogram: search.IntervalMonth}
 					checkAgainstBruteForce(t, e, docs, q, func(d search.Document) bool { return textIDs[d.ID] })
 				})
 			}
@@ -311,6 +312,8 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 			{Page: search.MaxResultWindow/search.MaxPageSize + 1, Size: search.MaxPageSize},
 			{Sort: "popularity"},
 			{Facets: []string{"no_such_facet"}},
+			{FacetSize: search.MaxFacetSize + 1},
+			{DateHistogram: "week"},
 			{From: day(2024, 3, 1), To: day(2024, 2, 1)},
 		}
 		for _, q := range bad {
@@ -321,6 +324,12 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 			}
 		}
 	})
+
+	t.Run("Synonyms", func(t *testing.T) { testSynonyms(t, e) })
+
+	t.Run("FacetMore", func(t *testing.T) { testFacetMore(t, e) })
+
+	t.Run("DateHistogram", func(t *testing.T) { testDateHistogram(t, e, docs) })
 
 	t.Run("Versioning", func(t *testing.T) { testVersioning(t, e) })
 
@@ -450,7 +459,8 @@ func testScopeProperty(t *testing.T, e search.Engine) {
 			Categories: rapid.SliceOfNDistinct(rapid.SampledFrom(scopeCategories), 0, len(scopeCategories), rapid.ID[string]).Draw(rt, "categories"),
 		}
 		parking := rapid.Bool().Draw(rt, "query_parking")
-		q := search.Query{Text: "属性测试", Scope: scope, Size: search.MaxPageSize, Facets: search.AllFacets, FacetSize: 100}
+		q := search.Query{Text: "属性测试", Scope: scope, Size: search.MaxPageSize, Facets: search.AllFacets, FacetSize: 100,
+			DateHistogram: rapid.SampledFrom([]string{"", search.IntervalDay, search.IntervalMonth, search.IntervalYear}).Draw(rt, "histogram")}
 		if parking {
 			q.Text = "属性测试 停车"
 		}
@@ -515,6 +525,7 @@ func checkAgainstBruteForce(t tb, e search.Engine, docs []search.Document, q sea
 		t.Fatalf("Search(%+v): %v", q, err)
 	}
 	var want []string
+	hist := map[string]int{}
 	facets := map[string]map[string]int{}
 	for _, name := range q.Facets {
 		facets[name] = map[string]int{}
@@ -524,6 +535,9 @@ func checkAgainstBruteForce(t tb, e search.Engine, docs []search.Document, q sea
 			continue
 		}
 		want = append(want, d.ID)
+		if q.DateHistogram != "" {
+			hist[search.HistogramKey(d.Date, q.DateHistogram)]++
+		}
 		vals := map[string]string{
 			search.FacetUnit: d.Unit, search.FacetCategory: d.Category, search.FacetDistrict: d.District,
 			search.FacetMonth: search.Month(d.Date), search.FacetClassification: levelNames[d.Classification],
@@ -548,6 +562,11 @@ func checkAgainstBruteForce(t tb, e search.Engine, docs []search.Document, q sea
 		if !maps.Equal(got, m) {
 			t.Fatalf("facet %s = %v, want %v (query %+v)", name, got, m, q)
 		}
+	}
+	if q.DateHistogram != "" {
+		checkHistogram(t, res.Histogram, hist, q)
+	} else if res.Histogram != nil {
+		t.Fatalf("Histogram = %v without DateHistogram", res.Histogram)
 	}
 }
 

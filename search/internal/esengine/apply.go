@@ -95,6 +95,11 @@ type bulkItem struct {
 
 // Apply implements search.Engine.
 func (e *Engine) Apply(ctx context.Context, ops []search.Op) ([]search.OpResult, error) {
+	return e.apply(ctx, e.alias, ops)
+}
+
+// apply writes ops through the alias target (the serving alias or the building alias).
+func (e *Engine) apply(ctx context.Context, target string, ops []search.Op) ([]search.OpResult, error) {
 	results := make([]search.OpResult, len(ops))
 	if len(ops) == 0 {
 		return results, nil
@@ -117,7 +122,7 @@ func (e *Engine) Apply(ctx context.Context, ops []search.Op) ([]search.OpResult,
 	for attempt := 1; len(pending) > 0; attempt++ {
 		var retry []bulkItem
 		for _, chunk := range e.chunks(pending) {
-			items, err := e.bulk(ctx, chunk)
+			items, err := e.bulk(ctx, target, chunk)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil, fmt.Errorf("%s: apply: %w", e.cfg.Name, ctx.Err())
@@ -238,7 +243,7 @@ func (r *retryableError) Error() string { return r.err.Error() }
 func (r *retryableError) Unwrap() error { return r.err }
 
 // bulk sends one _bulk request and returns the per-item results in request order.
-func (e *Engine) bulk(ctx context.Context, items []bulkItem) ([]itemResult, error) {
+func (e *Engine) bulk(ctx context.Context, target string, items []bulkItem) ([]itemResult, error) {
 	var body bytes.Buffer
 	for _, it := range items {
 		body.Write(it.lines)
@@ -247,7 +252,7 @@ func (e *Engine) bulk(ctx context.Context, items []bulkItem) ([]itemResult, erro
 	if e.cfg.Refresh != "" {
 		q.Set("refresh", e.cfg.Refresh)
 	}
-	st, resp, err := e.doType(ctx, http.MethodPost, "/"+e.alias+"/_bulk", q, body.Bytes(), "application/x-ndjson")
+	st, resp, err := e.doType(ctx, http.MethodPost, "/"+target+"/_bulk", q, body.Bytes(), "application/x-ndjson")
 	if err != nil {
 		return nil, &retryableError{err}
 	}

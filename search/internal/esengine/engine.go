@@ -379,6 +379,11 @@ func (s shardStats) check() error {
 
 // Versions implements search.Engine. Tombstones count as absent.
 func (e *Engine) Versions(ctx context.Context, ids []string) (map[string]int64, error) {
+	return e.versionsIn(ctx, e.alias, ids)
+}
+
+// versionsIn is Versions over an alias or index.
+func (e *Engine) versionsIn(ctx context.Context, target string, ids []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -390,7 +395,7 @@ func (e *Engine) Versions(ctx context.Context, ids []string) (map[string]int64, 
 	for start := 0; start < len(ids); start += chunk {
 		part := ids[start:min(start+chunk, len(ids))]
 		body, _ := json.Marshal(obj{"ids": part})
-		st, resp, err := e.do(ctx, http.MethodPost, "/"+e.alias+"/_mget", url.Values{"_source_includes": {"deleted"}}, body)
+		st, resp, err := e.do(ctx, http.MethodPost, "/"+target+"/_mget", url.Values{"_source_includes": {"deleted"}}, body)
 		if err != nil {
 			return nil, fmt.Errorf("%s: versions: %w", e.cfg.Name, err)
 		}

@@ -3,6 +3,7 @@ package esengine
 import (
 	"slices"
 
+	"infowork/analyzers"
 	"infowork/search"
 )
 
@@ -181,26 +182,38 @@ func (e *Engine) translate(n search.Node) any {
 	return nil
 }
 
-// match is a word or phrase: one precise-mode term is a term query (it also finds the term as
-// a sub-word), several are a phrase at consecutive positions.
+// match is a word or phrase: each alternative of analyzers.Expand (the text itself and its
+// synonym variants) is a term query when it is one precise-mode term (which also finds it as a
+// sub-word) and a phrase at consecutive positions otherwise; any alternative matches.
 func (e *Engine) match(text, field string) any {
-	terms := queryTerms(e.an.Query(text))
-	if len(terms) == 0 {
-		return nil
-	}
-	one := func(f string, boost float64) any {
-		if len(terms) == 1 {
-			return obj{"term": obj{f: obj{"value": terms[0], "boost": boost}}}
+	var qs []any
+	for _, toks := range e.an.Expand(text) {
+		terms := queryTerms(toks)
+		if len(terms) == 0 {
+			continue
 		}
-		return obj{"match_phrase": obj{f: obj{"query": joinTerms(terms), "analyzer": "iw_query", "boost": boost}}}
+		one := func(f string, boost float64) any {
+			if len(terms) == 1 {
+				return obj{"term": obj{f: obj{"value": terms[0], "boost": boost}}}
+			}
+			return obj{"match_phrase": obj{f: obj{"query": joinTerms(terms), "analyzer": "iw_query", "boost": boost}}}
+		}
+		switch field {
+		case search.FieldTitle:
+			qs = append(qs, one(fTitleTerms, 1))
+		case search.FieldBody:
+			qs = append(qs, one(fBodyTerms, 1))
+		default:
+			qs = append(qs, one(fTitleTerms, titleBoost), one(fBodyTerms, 1))
+		}
 	}
-	switch field {
-	case search.FieldTitle:
-		return one(fTitleTerms, 1)
-	case search.FieldBody:
-		return one(fBodyTerms, 1)
+	switch len(qs) {
+	case 0:
+		return nil
+	case 1:
+		return qs[0]
 	}
-	return obj{"bool": obj{"should": []any{one(fTitleTerms, titleBoost), one(fBodyTerms, 1)}, "minimum_should_match": 1}}
+	return obj{"bool": obj{"should": qs, "minimum_should_match": 1}}
 }
 
 func joinTerms(terms []string) string {
@@ -216,4 +229,18 @@ func joinTerms(terms []string) string {
 		b = append(b, t...)
 	}
 	return string(b)
+}
+
+// highlightTerms are the terms to mark in a hit: the tokens of every positive word and phrase
+// and of their synonym variants, so whichever alternative matched is marked.
+func highlightTerms(an *analyzers.Analyzer, n search.Node) []string {
+	var terms []string
+	for _, t := range search.PositiveTexts(n) {
+		for _, alt := range an.Expand(t) {
+			for _, tok := range alt {
+				terms = append(terms, tok.Term)
+			}
+		}
+	}
+	return terms
 }

@@ -16,7 +16,9 @@ const (
 	snippetRunes = 160
 	// maxFacetSize bounds Query.FacetSize (the "more" list of a facet), as in the embedded
 	// engine, so a query valid on one engine is valid on every engine.
-	maxFacetSize = 1000
+	maxFacetSize = search.MaxFacetSize
+	// histogramAgg names the date_histogram aggregation behind Result.Histogram.
+	histogramAgg = "_histogram"
 )
 
 var hitSource = []string{"id", "title", "body", "unit", "unit_name", "category", "district", "level", "urgency", "state", "date", "labelcats"}
@@ -43,6 +45,13 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 			order = []any{obj{"_key": "desc"}} // newest months first, like the embedded engine
 		}
 		aggs[name] = obj{"terms": obj{"field": f, "size": facetSize, "order": order}}
+	}
+	if q.DateHistogram != "" {
+		// On the date itself, in the office's calendar: no field per granularity is needed.
+		aggs[histogramAgg] = obj{"date_histogram": obj{
+			"field": fDate, "calendar_interval": q.DateHistogram, "time_zone": "Asia/Shanghai", // search.Location
+			"format": histogramFormats[q.DateHistogram], "min_doc_count": 1,
+		}}
 	}
 	filter := append(scopeFilter(q.Scope), facetFilters(q)...)
 	body := obj{
@@ -91,12 +100,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		return search.Result{}, fmt.Errorf("%s: search: %w", e.cfg.Name, err)
 	}
 
-	var terms []string
-	for _, t := range search.PositiveTexts(node) {
-		for _, tok := range e.an.Query(t) {
-			terms = append(terms, tok.Term)
-		}
-	}
+	terms := highlightTerms(e.an, node)
 	out := search.Result{Total: r.Hits.Total.Value, Hits: make([]search.Hit, 0, len(r.Hits.Hits))}
 	for _, h := range r.Hits.Hits {
 		s := h.Source
@@ -143,9 +147,20 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 			out.Facets[name] = vals
 		}
 	}
+	if q.DateHistogram != "" {
+		out.Histogram = []search.FacetValue{}
+		for _, b := range r.Aggregations[histogramAgg].Buckets {
+			if b.DocCount > 0 {
+				out.Histogram = append(out.Histogram, search.FacetValue{Value: b.KeyAsString, Count: b.DocCount})
+			}
+		}
+	}
 	out.Took = time.Since(start)
 	return out, nil
 }
+
+// histogramFormats are the bucket keys of each interval, as search.HistogramKey writes them.
+var histogramFormats = map[string]string{search.IntervalDay: "yyyy-MM-dd", search.IntervalMonth: "yyyy-MM", search.IntervalYear: "yyyy"}
 
 type searchResponse struct {
 	Shards shardStats `json:"_shards"`
@@ -162,8 +177,9 @@ type searchResponse struct {
 	} `json:"hits"`
 	Aggregations map[string]struct {
 		Buckets []struct {
-			Key      json.RawMessage `json:"key"`
-			DocCount int             `json:"doc_count"`
+			Key         json.RawMessage `json:"key"`
+			KeyAsString string          `json:"key_as_string"`
+			DocCount    int             `json:"doc_count"`
 		} `json:"buckets"`
 	} `json:"aggregations"`
 }
@@ -201,6 +217,8 @@ func (e *Engine) limits(q search.Query) (page, size, facetSize int, err error) {
 		return 0, 0, 0, bad("分面条数须在 1–%d 之间（facet_size=%d）", maxFacetSize, q.FacetSize)
 	case q.Sort != "" && q.Sort != search.SortRelevance && q.Sort != search.SortDate:
 		return 0, 0, 0, bad("不支持的排序方式 %q", q.Sort)
+	case q.DateHistogram != "" && histogramFormats[q.DateHistogram] == "":
+		return 0, 0, 0, bad("日期分布的间隔只能是 day、month 或 year（%q）", q.DateHistogram)
 	case !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From):
 		return 0, 0, 0, bad("结束日期早于开始日期")
 	}

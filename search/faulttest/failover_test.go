@@ -1,0 +1,181 @@
+package faulttest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"infowork/search"
+	"infowork/search/internal/esengine/estest"
+	"infowork/search/opensearch"
+)
+
+// Ports of the three-node cluster this test starts (HTTP 9270-9272, transport 9370-9372): apart
+// from the shared test node (9209) and the development node (9200).
+const (
+	clusterHTTPPort      = 9270
+	clusterTransportPort = 9370
+)
+
+func runSh(t *testing.T, args ...string) string {
+	t.Helper()
+	script, err := filepath.Abs("../../deploy/opensearch-dev/run.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(script, args...) // #nosec G204 -- the repository's own script
+	cmd.Stdin = nil
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestThreeNodeFailoverDuringBulkIndexing starts a three-node cluster, indexes continuously
+// through the indexer into an index with one replica, SIGKILLs one node in the middle, and
+// checks that every row ends up indexed exactly once at its database version, that searches
+// keep answering, and that the node rejoins after a restart.
+func TestThreeNodeFailoverDuringBulkIndexing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node OpenSearch cluster (about a minute)")
+	}
+	for _, tool := range []string{"java", "mvn"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is needed for the three-node cluster", tool)
+			}
+			t.Skipf("%s is needed for the three-node cluster", tool)
+		}
+	}
+	dir := t.TempDir()
+	started := time.Now()
+	runSh(t, "start", "--nodes", "3", "--port", strconv.Itoa(clusterHTTPPort), "--transport-port", strconv.Itoa(clusterTransportPort),
+		"--data", dir, "--heap", "384m")
+	t.Cleanup(func() { runSh(t, "stop", "--data", dir) })
+	t.Logf("three nodes up in %s", time.Since(started).Round(time.Millisecond))
+	var urls []string
+	for i := 0; i < 3; i++ {
+		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d", clusterHTTPPort+i))
+	}
+
+	db := newDB(t)
+	ctx := context.Background()
+	e, err := opensearch.Open(ctx, opensearch.Options{URLs: urls, IndexPrefix: estest.Prefix(t, urls), Analyzer: estest.Analyzer(t),
+		Replicas: 1, RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	health(t, urls[0], "green", 3)
+	startIndexer(t, db, e, 12)
+
+	stop := make(chan struct{})
+	wait := writers(ctx, db, 2, 10*time.Millisecond, stop)
+	time.Sleep(3 * time.Second)
+	// Kill the node holding the primary of the index, the worst case for writes.
+	victim := primaryNode(t, urls[0], e.Alias())
+	pidb, err := os.ReadFile(filepath.Join(dir, "node-"+strconv.Itoa(victim)+".pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killedAt := time.Now()
+	t.Logf("SIGKILLed node-%d (pid %d, primary of the index)", victim, pid)
+	// Searches keep answering once the replica is promoted.
+	var failed int
+	var answeredAfter time.Duration
+	for time.Since(killedAt) < 5*time.Second || answeredAfter == 0 {
+		_, err := e.Search(ctx, search.Query{Text: "停车", Scope: allScope, Size: 5})
+		if err != nil {
+			failed++
+		} else if answeredAfter == 0 {
+			answeredAfter = time.Since(killedAt)
+		}
+		if time.Since(killedAt) > 60*time.Second {
+			t.Fatalf("no search answered within a minute of the kill (%d failures, last %v)", failed, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	writes, werr := wait()
+	if werr != nil {
+		t.Fatalf("writer: %v", werr)
+	}
+	drained := waitDrained(t, db, 90*time.Second)
+	t.Logf("%d writes; first search answered %s after the kill (%d failed before); outbox drained %s after the writers stopped",
+		writes, answeredAfter.Round(time.Millisecond), failed, drained.Round(time.Millisecond))
+	assertSame(t, db, e)
+	res, err := e.Search(ctx, search.Query{Text: "停车", Scope: allScope, Size: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := e.Count(ctx)
+	if res.Total != n {
+		t.Fatalf("search total %d, index count %d", res.Total, n)
+	}
+
+	// The node comes back and the replica is rebuilt.
+	restarted := time.Now()
+	runSh(t, "start", "--data", dir)
+	health(t, urls[0], "green", 3)
+	t.Logf("node-%d rejoined, cluster green in %s", victim, time.Since(restarted).Round(time.Millisecond))
+	assertSame(t, db, e)
+}
+
+// health waits for a cluster status and node count.
+func health(t *testing.T, base, status string, nodes int) {
+	t.Helper()
+	u := fmt.Sprintf("%s/_cluster/health?wait_for_status=%s&wait_for_nodes=%%3E%%3D%d&timeout=60s", base, status, nodes)
+	res, err := http.Get(u) // #nosec G107 -- test cluster
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("cluster not %s with %d nodes: HTTP %d", status, nodes, res.StatusCode)
+	}
+}
+
+// primaryNode returns the index (0-based) of the node holding the primary shard behind alias.
+func primaryNode(t *testing.T, base, alias string) int {
+	t.Helper()
+	res, err := http.Get(base + "/_cat/shards/" + alias + "?h=prirep,node") // #nosec G107 -- test cluster
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := res.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == "p" && strings.HasPrefix(f[1], "node-") {
+			if i, err := strconv.Atoi(strings.TrimPrefix(f[1], "node-")); err == nil {
+				return i
+			}
+		}
+	}
+	t.Fatalf("no primary in _cat/shards: %q", b.String())
+	return 0
+}
