@@ -26,6 +26,21 @@ type OnlineResult struct {
 // deleted after the swap; otherwise it is kept (state retired) for a manual rollback.
 func Online(ctx context.Context, db *pgxpool.Pool, rb search.Rebuilder, o Options, dropOld bool) (OnlineResult, error) {
 	var res OnlineResult
+	// One reindex per alias at a time: a session advisory lock held on one connection for the
+	// whole run (released when the connection ends, also if the process dies).
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		return res, fmt.Errorf("reindex: %w", err)
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(73052026, hashtext($1))`, rb.Alias()).Scan(&locked); err != nil {
+		return res, fmt.Errorf("reindex: %w", err)
+	}
+	if !locked {
+		return res, fmt.Errorf("reindex: another 'infowork reindex' is running for %s", rb.Alias())
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(73052026, hashtext($1))`, rb.Alias()) //nolint:errcheck
 	run, err := StartRun(ctx, db, rb.Alias(), rb.NewIndexName, rb.CreateBuildIndex)
 	if err != nil {
 		return res, err

@@ -241,14 +241,20 @@ func Rebuild(ctx context.Context, o Options) (Report, error) {
 	p.done()
 	rep.Copied = r.run.Copied
 
-	// Catch-up passes over rows changed since T0 - margin.
-	since := r.run.StartedAt.Add(-o.Margin)
+	// Catch-up passes over rows changed since T0 - margin, then since the start of the previous
+	// pass - margin, until a pass finds fewer than BatchSize rows changed since the previous
+	// pass began.
+	since, prevStart := r.run.StartedAt.Add(-o.Margin), r.run.StartedAt
 	for rep.Passes < o.MaxPasses {
 		var passStart time.Time
 		if err := o.DB.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&passStart); err != nil {
 			return rep, fmt.Errorf("reindex: catch-up: %w", err)
 		}
 		ids, err := r.ids(ctx, `SELECT id FROM `+tableSQL+` WHERE updated_at >= $1 ORDER BY id`, since)
+		if err != nil {
+			return rep, err
+		}
+		fresh, err := r.ids(ctx, `SELECT id FROM `+tableSQL+` WHERE updated_at >= $1`, prevStart)
 		if err != nil {
 			return rep, err
 		}
@@ -259,14 +265,15 @@ func Rebuild(ctx context.Context, o Options) (Report, error) {
 			}
 		}
 		rep.CaughtUp += int64(len(ids))
-		o.Logger.Info("reindex catch-up pass", "pass", rep.Passes, "rows", len(ids), "since", since)
+		o.Logger.Info("reindex catch-up pass", "pass", rep.Passes, "rows", len(ids), "new_since_previous_pass", len(fresh), "since", since)
 		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "catch-up pass %d: %d rows changed since %s\n", rep.Passes, len(ids), since.Format(time.RFC3339))
+			fmt.Fprintf(o.Progress, "catch-up pass %d: %d rows changed since %s (%d since the previous pass began)\n",
+				rep.Passes, len(ids), since.Format(time.RFC3339), len(fresh))
 		}
-		since = passStart.Add(-o.Margin)
-		if len(ids) < o.BatchSize {
+		if len(fresh) < o.BatchSize {
 			break
 		}
+		since, prevStart = passStart.Add(-o.Margin), passStart
 	}
 
 	// Verify: a full comparison, then every row found behind (or extra) is rewritten from the
@@ -517,6 +524,7 @@ type progress struct {
 	lastPrint  time.Time
 	lastID     int64
 	printedAny bool
+	printed    int64 // n at the last print
 }
 
 func newProgress(w io.Writer, label string, total, already int64) *progress {
@@ -566,14 +574,16 @@ func (p *progress) print() {
 	} else {
 		fmt.Fprintln(p.w, line)
 	}
-	p.lastPrint, p.printedAny = time.Now(), true
+	p.lastPrint, p.printedAny, p.printed = time.Now(), true, p.n
 }
 
 func (p *progress) done() {
 	if p.w == nil {
 		return
 	}
-	p.print()
+	if p.printed != p.n || !p.printedAny {
+		p.print()
+	}
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}

@@ -33,11 +33,16 @@ type config struct {
 	SearchUsername    string
 	SearchPassword    string
 	SearchIndexPrefix string
-	UserDict          string
-	Synonyms          string // INFOWORK_SYNONYMS: site synonym file, added to the embedded one
-	TrustedProxies    []string
-	CookieSecure      bool
-	LogLevel          slog.Level
+	// SearchCACert holds the PEM CA certificates of an HTTPS cluster (read from the file named
+	// by INFOWORK_SEARCH_CA_CERT); SearchReplicas (INFOWORK_SEARCH_REPLICAS) fixes
+	// number_of_replicas of indices infowork creates (0: the mapping's auto-expand 0-1).
+	SearchCACert   []byte
+	SearchReplicas int
+	UserDict       string
+	Synonyms       string // INFOWORK_SYNONYMS: site synonym file, added to the embedded one
+	TrustedProxies []string
+	CookieSecure   bool
+	LogLevel       slog.Level
 
 	// Accounts (docs/security.md, "口令策略：等保与 ASVS 的取舍").
 	PasswordMinLength  int           // INFOWORK_PASSWORD_MIN_LENGTH, default 10
@@ -86,6 +91,14 @@ func loadConfig() (config, error) {
 	var err error
 	if c.UploadMaxBytes, err = envInt("INFOWORK_UPLOAD_MAX_BYTES", attachment.DefaultMaxBytes, 1<<10, 64<<20); err != nil {
 		return c, err
+	}
+	if c.SearchReplicas, err = envInt("INFOWORK_SEARCH_REPLICAS", 0, 0, 10); err != nil {
+		return c, err
+	}
+	if f := os.Getenv("INFOWORK_SEARCH_CA_CERT"); f != "" {
+		if c.SearchCACert, err = os.ReadFile(f); err != nil { // #nosec G304 -- a path the operator configures
+			return c, fmt.Errorf("INFOWORK_SEARCH_CA_CERT: %w", err)
+		}
 	}
 	switch c.SearchEngine {
 	case "embedded":
@@ -163,6 +176,7 @@ func (c config) openEngine(an *analyzers.Analyzer, log *slog.Logger) (search.Eng
 			e, err := opensearch.Open(ctx, opensearch.Options{
 				URLs: c.SearchURLs, Username: c.SearchUsername, Password: c.SearchPassword,
 				IndexPrefix: c.SearchIndexPrefix, Analyzer: an, Logger: log,
+				CACert: c.SearchCACert, Replicas: c.SearchReplicas,
 			})
 			if err != nil {
 				return nil, err
@@ -172,6 +186,7 @@ func (c config) openEngine(an *analyzers.Analyzer, log *slog.Logger) (search.Eng
 		e, err := elasticsearch.Open(ctx, elasticsearch.Options{
 			URLs: c.SearchURLs, Username: c.SearchUsername, Password: c.SearchPassword,
 			IndexPrefix: c.SearchIndexPrefix, Analyzer: an, Logger: log,
+			CACert: c.SearchCACert, Replicas: c.SearchReplicas,
 		})
 		if err != nil {
 			return nil, err

@@ -14,7 +14,7 @@ import (
 
 // Rebuilding (search.Rebuilder, used by `infowork reindex`).
 //
-// A rebuilt index is <prefix>submissions.v<N>-<UTC timestamp>: the mapping version stays in the
+// A rebuilt index is <prefix>submissions.v<N>-<UTC timestamp, ms>: the mapping version stays in the
 // name, the suffix tells generations apart. While it is being filled it carries a second alias,
 // the building alias <prefix>submissions.building, and ApplyBuilding writes through that alias
 // with require_alias=true: once the building index is swapped in (or dropped) such writes fail
@@ -29,7 +29,7 @@ func (e *Engine) BuildingAlias() string { return e.alias + ".building" }
 
 // NewIndexName implements search.Rebuilder.
 func (e *Engine) NewIndexName() string {
-	return e.index + "-" + strings.ToLower(time.Now().UTC().Format("20060102t150405"))
+	return e.index + "-" + strings.ToLower(time.Now().UTC().Format("20060102t150405.000"))
 }
 
 // CreateBuildIndex implements search.Rebuilder.
