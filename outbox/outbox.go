@@ -156,3 +156,34 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// DeadLetter is one row in the dead-letter state.
+type DeadLetter struct {
+	ID        int64
+	Entity    string
+	EntityID  int64
+	Attempts  int
+	LastError string
+	CreatedAt time.Time
+	DeadAt    time.Time
+}
+
+// DeadLetters lists up to limit dead-letter rows, newest first.
+func DeadLetters(ctx context.Context, db interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}, limit int) ([]DeadLetter, error) {
+	rows, err := db.Query(ctx, `SELECT id, entity, entity_id, attempts, COALESCE(last_error, ''), created_at, dead_at
+		FROM outbox WHERE dead_at IS NOT NULL ORDER BY dead_at DESC, id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: dead letters: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetter, error) {
+		var d DeadLetter
+		err := r.Scan(&d.ID, &d.Entity, &d.EntityID, &d.Attempts, &d.LastError, &d.CreatedAt, &d.DeadAt)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: dead letters: %w", err)
+	}
+	return out, nil
+}

@@ -431,6 +431,11 @@ func (s *Service) Get(ctx context.Context, sub access.Subject, id int64, clientI
 	}
 	out, err := pgx.CollectExactlyOneRow(rows, scanSubmission)
 	if errors.Is(err, pgx.ErrNoRows) {
+		// The caller gets the same 404 whether the record is missing or hidden; the audit log
+		// records the denial when the record exists (attempts to read what one may not).
+		if derr := s.auditDenied(ctx, tx, sub, id, clientIP); derr != nil {
+			return Submission{}, derr
+		}
 		return Submission{}, fmt.Errorf("submission %d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
@@ -449,6 +454,27 @@ func (s *Service) Get(ctx context.Context, sub access.Subject, id int64, clientI
 		}
 	}
 	return out, nil
+}
+
+// auditDenied writes a denied submission.read when record id exists but sub may not read it.
+func (s *Service) auditDenied(ctx context.Context, tx pgx.Tx, sub access.Subject, id int64, clientIP string) error {
+	var level int16
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { // a savepoint: the bypass ends with it
+		if err := access.SetBypass(ctx, sp); err != nil {
+			return err
+		}
+		return sp.QueryRow(ctx, `SELECT classification FROM submissions WHERE id = $1`, id).Scan(&level)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("submission %d: %w", id, err)
+	}
+	_ = tx.Rollback(ctx)
+	lv := int(level)
+	return audit.Write(ctx, s.db, audit.Event{UserID: sub.UserID, Username: sub.Username, ClientIP: clientIP,
+		Action: "submission.read", Object: "submission:" + strconv.FormatInt(id, 10), Label: &lv, Outcome: audit.Denied})
 }
 
 // ListOptions select a page of the list.

@@ -1,6 +1,7 @@
 package submission_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -352,9 +353,9 @@ func TestGetAccess(t *testing.T) {
 			t.Errorf("%s: Get returned a record with the error", tt.name)
 		}
 	}
-	// Exactly the two successful reads of secret-or-higher records are audited; the refused
-	// ones and the public ones are not.
-	rows, err := f.db.Query(ctx, `SELECT username, object, label, client_ip FROM audit_log WHERE action = 'submission.read' ORDER BY id`)
+	// Exactly the successful reads of secret-or-higher records are audited as successes; the
+	// public ones are not (refusals of existing records are audited as denials, below).
+	rows, err := f.db.Query(ctx, `SELECT username, object, label, client_ip FROM audit_log WHERE action = 'submission.read' AND outcome = 'success' ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +376,7 @@ func TestGetAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'submission.read' AND username = 'ed'`).Scan(&n); err != nil || n != 1 {
+	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'submission.read' AND outcome = 'success' AND username = 'ed'`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("editor's secret read audited %d times (%v), want 1", n, err)
 	}
 }
@@ -502,5 +503,43 @@ func TestCreateIdempotentConcurrent(t *testing.T) {
 	}
 	if s, o := f.count(t, "submissions"), f.count(t, "outbox"); s != 1 || o != 1 {
 		t.Errorf("%d submissions, %d outbox rows; want 1 and 1", s, o)
+	}
+}
+
+func TestDeniedReadIsAudited(t *testing.T) {
+	t.Parallel()
+	db := testenv.DB(t)
+	ctx := context.Background()
+	for _, u := range []unit.Unit{{Code: "ZA", Name: "甲直报点", Kind: unit.KindDirect}, {Code: "ZB", Name: "乙直报点", Kind: unit.KindDirect}} {
+		if _, err := unit.Upsert(ctx, db, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := submission.New(db)
+	owner := access.Subject{UserID: 0, Username: "a", UnitCode: "ZA", Roles: []string{access.RoleReporter}, Clearance: label.Internal}
+	other := access.Subject{UserID: 0, Username: "b", UnitCode: "ZB", Roles: []string{access.RoleReporter}, Clearance: label.Internal}
+	c, err := svc.Create(ctx, owner, submission.Input{Title: "甲单位信息", Body: "正文"}, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Get(ctx, other, c.ID, "10.0.0.2")
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("other unit: %v, want not found", err)
+	}
+	_, err = svc.Get(ctx, other, c.ID+1000, "10.0.0.2")
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing record: %v, want not found", err)
+	}
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'submission.read' AND outcome = 'denied'
+		AND username = 'b' AND object = $1 AND client_ip = '10.0.0.2'`, "submission:"+strconv.FormatInt(c.ID, 10)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("denied reads audited: %d, want 1 (and none for a missing record)", n)
+	}
+	var all int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE outcome = 'denied'`).Scan(&all); err != nil || all != 1 {
+		t.Fatalf("denied rows in all: %d (%v), want 1", all, err)
 	}
 }

@@ -32,7 +32,7 @@ func adminNav(u *auth.User) []navLink {
 	}
 	switch auth.AdminRoleOf(u.Roles) {
 	case access.RoleSysAdmin:
-		return []navLink{{"/admin/users", "用户管理", "admin-users"}, {"/admin/units", "单位管理", "admin-units"}}
+		return []navLink{{"/admin/users", "用户管理", "admin-users"}, {"/admin/units", "单位管理", "admin-units"}, {"/admin/system", "运行状态", "admin-system"}}
 	case access.RoleSecAdmin:
 		return []navLink{{"/admin/security", "授权与密级", "admin-security"}, {"/admin/records", "信息密级标记", "admin-records"}}
 	case access.RoleAuditAdmin:
@@ -67,6 +67,8 @@ func (a *App) adminRoutes() {
 	f.Post("/admin/units", requireLogin, sys, a.adminUnitCreate)
 	f.Get("/admin/units/:id<int>", requireLogin, sys, a.adminUnit)
 	f.Post("/admin/units/:id<int>", requireLogin, sys, a.adminUnitUpdate)
+	f.Get("/admin/system", requireLogin, sys, a.adminSystem)
+	f.Post("/admin/system/replay", requireLogin, sys, a.adminSystemReplay)
 
 	sec := a.adminArea(access.RoleSecAdmin)
 	f.Get("/admin/security", requireLogin, sec, a.adminSecurity)

@@ -119,6 +119,8 @@ func Open(opts Options) (*Engine, error) {
 	log := opts.Logger.With("component", "search_embedded")
 	if opts.Index == "" {
 		opts.Index = IndexDir(opts.Dir)
+	} else if !validIndexDir(opts.Index) {
+		return nil, fmt.Errorf("embedded: Options.Index %q: want %s or %s-<suffix>", opts.Index, IndexName, IndexName)
 	}
 	path := filepath.Join(opts.Dir, opts.Index)
 	cfg := map[string]any{"bolt_timeout": lockTimeout}

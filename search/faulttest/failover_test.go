@@ -27,17 +27,21 @@ const (
 
 func runSh(t *testing.T, args ...string) string {
 	t.Helper()
-	script, err := filepath.Abs("../../deploy/opensearch-dev/run.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(script, args...) // #nosec G204 -- the repository's own script
-	cmd.Stdin = nil
-	out, err := cmd.CombinedOutput()
+	out, err := tryRunSh(args...)
 	if err != nil {
 		t.Fatalf("run.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out)
+	return out
+}
+
+func tryRunSh(args ...string) (string, error) {
+	script, err := filepath.Abs("../../deploy/opensearch-dev/run.sh")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(script, args...) // #nosec G204 -- the repository's own script
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // TestThreeNodeFailoverDuringBulkIndexing starts a three-node cluster, indexes continuously
@@ -95,6 +99,9 @@ func TestThreeNodeFailoverDuringBulkIndexing(t *testing.T) {
 		t.Fatal(err)
 	}
 	killedAt := time.Now()
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ { // until the process is gone
+		time.Sleep(50 * time.Millisecond)
+	}
 	t.Logf("SIGKILLed node-%d (pid %d, primary of the index)", victim, pid)
 	// Searches keep answering once the replica is promoted.
 	var failed int
@@ -130,8 +137,20 @@ func TestThreeNodeFailoverDuringBulkIndexing(t *testing.T) {
 	}
 
 	// The node comes back and the replica is rebuilt.
+	// A restart right after a SIGKILL can lose the race for the node's data-directory lock
+	// while the old process is still being torn down: retry a few times.
 	restarted := time.Now()
-	runSh(t, "start", "--data", dir)
+	for attempt := 1; ; attempt++ {
+		out, err := tryRunSh("start", "--data", dir)
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("run.sh start --data %s: %v\n%s", dir, err, out)
+		}
+		t.Logf("restart attempt %d failed (%v); retrying:\n%s", attempt, err, out)
+		time.Sleep(3 * time.Second)
+	}
 	health(t, urls[0], "green", 3)
 	t.Logf("node-%d rejoined, cluster green in %s", victim, time.Since(restarted).Round(time.Millisecond))
 	assertSame(t, db, e)
