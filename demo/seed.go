@@ -40,6 +40,9 @@ var Accounts = []Account{
 	{"researcher", "钱研究", access.RoleResearcher, "", label.Secret, "研究人员：全部单位，密级秘密"},
 	{"reader", "孙公开", access.RoleResearcher, "", label.Public, "研究人员：只看公开信息（演示密级过滤）"},
 	{"leader", "周领导", access.RoleLeader, "", label.Confidential, "领导：全部单位，密级机密"},
+	{"sysadmin", "吴系统", access.RoleSysAdmin, "", label.Public, "系统管理员：账户、单位、运行状态（首次登录绑定动态口令）"},
+	{"secadmin", "郑安全", access.RoleSecAdmin, "", label.Public, "安全管理员：角色、密级、标识（首次登录绑定动态口令）"},
+	{"auditadmin", "冯审计", access.RoleAuditAdmin, "", label.Public, "审计管理员：审计日志（首次登录绑定动态口令）"},
 }
 
 // SeedResult reports what Seed did.
