@@ -25,6 +25,7 @@ import (
 	"infowork/indexer"
 	"infowork/ratelimit"
 	"infowork/search"
+	"infowork/store"
 	"infowork/submission"
 	"infowork/webapp"
 )
@@ -73,6 +74,7 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(indexer.NewOutboxCollector(db))
+	reg.MustRegister(store.NewPoolCollector(db))
 
 	authOpts, err := cfg.authOptions(log, withWeb)
 	if err != nil {
@@ -125,7 +127,7 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 		if err != nil {
 			return err
 		}
-		app, err = webapp.New(webapp.Options{DB: db, Auth: authSvc, Submissions: subs, Engine: engine, Logger: log,
+		app, err = webapp.New(webapp.Options{DB: db, Auth: authSvc, Submissions: subs, Engine: search.Instrument(engine, reg), Logger: log,
 			Registerer: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
 			Limiter: limiter, RateLimits: cfg.rateLimits(), Attachments: atts})
 		if err != nil {
