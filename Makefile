@@ -58,3 +58,8 @@ opensearch:
 .PHONY: opensearch-stop
 opensearch-stop:
 	deploy/opensearch-dev/run.sh stop
+
+## backup-drill: base backup + WAL archive + point-in-time restore on a throw-away cluster, checked by counts and checksums
+.PHONY: backup-drill
+backup-drill:
+	deploy/postgres/backup-drill.sh
