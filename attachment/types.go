@@ -207,7 +207,7 @@ func checkPNG(r *bufio.Reader) error {
 			return refuse(ErrMalformed, "PNG 数据块长度无效")
 		}
 		crc := crc32.NewIEEE()
-		crc.Write(hdr[4:8])
+		_, _ = crc.Write(hdr[4:8]) // hash.Hash writes never fail
 		if _, err := io.CopyN(crc, r, int64(length)); err != nil {
 			return truncated("PNG")
 		}

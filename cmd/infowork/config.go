@@ -96,7 +96,7 @@ func loadConfig() (config, error) {
 		return c, err
 	}
 	if f := os.Getenv("INFOWORK_SEARCH_CA_CERT"); f != "" {
-		if c.SearchCACert, err = os.ReadFile(f); err != nil { // #nosec G304 -- a path the operator configures
+		if c.SearchCACert, err = os.ReadFile(f); err != nil { // #nosec G304 G703 -- a path the operator configures
 			return c, fmt.Errorf("INFOWORK_SEARCH_CA_CERT: %w", err)
 		}
 	}

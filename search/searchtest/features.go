@@ -134,7 +134,9 @@ func testFacetMore(t *testing.T, e search.Engine) {
 // timestamp on the previous day), their order, and counts under filters and scope against the
 // fixture.
 func testDateHistogram(t *testing.T, e search.Engine, fixture []search.Document) {
-	at := func(y, m, d, h, min int) time.Time { return time.Date(y, time.Month(m), d, h, min, 0, 0, search.Location) }
+	at := func(y, m, d, h, min int) time.Time {
+		return time.Date(y, time.Month(m), d, h, min, 0, 0, search.Location)
+	}
 	docs := []search.Document{
 		doc("dh1", "直方图测试", "月末深夜", date(at(2024, 3, 31, 23, 30))),
 		doc("dh2", "直方图测试", "新年凌晨", date(at(2025, 1, 1, 0, 30))), // 2024-12-31 16:30 UTC
