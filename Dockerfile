@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # infowork — one image for every process (serve | web | indexer | migrate | admin commands).
 #
 #   docker build -t infowork:dev --build-arg VERSION=$(git describe --always --dirty) .
@@ -26,10 +25,9 @@ RUN apt-get update \
  && mkdir -p /data/blobs /etc/infowork \
  && chown -R infowork:infowork /data
 COPY --from=build /out/infowork /usr/local/bin/infowork
-# Debug symbols are stripped; the version is in `infowork version`.
+# tzdata is installed: set TZ (e.g. Asia/Shanghai) at run time if logs should use local time.
 ENV INFOWORK_DATA_DIR=/data \
-    INFOWORK_HTTP_ADDR=0.0.0.0:8080 \
-    TZ=Asia/Shanghai
+    INFOWORK_HTTP_ADDR=0.0.0.0:8080
 # /data holds the attachment blobs (share /data/blobs between web replicas), the extracted jieba
 # dictionaries and, with the embedded engine, the index. Never the database: set
 # INFOWORK_DATABASE_URL (without it the binary would try to start a private PostgreSQL).
@@ -37,7 +35,8 @@ VOLUME ["/data"]
 USER 10001:10001
 EXPOSE 8080
 # Liveness only (the process answers); readiness (/readyz) is for load balancers and Kubernetes.
-# `infowork indexer` has no HTTP listener: disable this check for it (docker-compose.yml does).
+# `infowork indexer` and `infowork migrate` have no HTTP listener: disable the check for them
+# (compose: healthcheck: {disable: true}; the indexer services there run `serve` instead).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
   CMD curl -fsS -o /dev/null "http://127.0.0.1:${INFOWORK_HTTP_ADDR##*:}/healthz" || exit 1
 ENTRYPOINT ["/usr/local/bin/infowork"]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"infowork/access"
 	"infowork/analyzers"
@@ -46,8 +48,9 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 		return fmt.Errorf("the embedded search engine lives inside one process: run 'infowork serve' (web and indexer together), or configure INFOWORK_SEARCH_ENGINE=opensearch|elasticsearch to run them apart")
 	}
 	var ln net.Listener
-	if withWeb {
+	{
 		// Take the port first: fail fast when it is taken, before the slow start-up steps.
+		// The web app serves on it; an indexer-only process serves its operations endpoints.
 		var err error
 		ln, err = net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
@@ -120,6 +123,18 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 			errc <- ix.Run(ctx)
 		}()
 	}
+	var ops *http.Server
+	if !withWeb {
+		ops = opsServer(db, engine, reg)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ops.Serve(ln); err != nil && err != http.ErrServerClosed && ctx.Err() == nil {
+				errc <- fmt.Errorf("operations endpoints: %w", err)
+			}
+		}()
+		log.Info("indexer operations endpoints", "addr", cfg.HTTPAddr, "paths", "/healthz /readyz /metrics")
+	}
 	var app *webapp.App
 	if withWeb {
 		limiter := ratelimit.New(db, ratelimit.Options{Logger: log})
@@ -161,6 +176,11 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 		}
 		scancel()
 		_ = ln.Close() // ends Serve even if it had not started when Shutdown ran
+	}
+	if ops != nil {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = ops.Shutdown(sctx)
+		scancel()
 	}
 	cancel()
 	wg.Wait()
@@ -297,4 +317,35 @@ func refillEmptyIndex(ctx context.Context, db *pgxpool.Pool, engine search.Engin
 		log.Info("search index is empty: every record queued for indexing", "records", queued)
 	}
 	return nil
+}
+
+// opsServer serves /healthz, /readyz and /metrics of an indexer-only process, so it can be
+// scraped and probed like the web replicas (readiness needs the database; the engine being down
+// is reported but does not make the indexer unready — it retries and the backlog shows it).
+func opsServer(db *pgxpool.Pool, engine search.Engine, reg *prometheus.Registry) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status, code := "ok", http.StatusOK
+		searchState := "ok"
+		if err := db.Ping(ctx); err != nil {
+			status, code = "unavailable", http.StatusServiceUnavailable
+		}
+		if err := engine.Ping(ctx); err != nil {
+			searchState = "unavailable"
+			if code == http.StatusOK {
+				status = "degraded"
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = fmt.Fprintf(w, `{"status":%q,"search":%q,"engine":%q}`, status, searchState, engine.Name())
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
