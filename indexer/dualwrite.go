@@ -23,18 +23,24 @@ import (
 // building index is retried like any other (never buried as permanent by itself), so the swap
 // cannot lose a change written to the old index alone.
 func (ix *Indexer) write(ctx context.Context, tx pgx.Tx, ops []search.Op) ([]search.OpResult, error) {
-	results, err := ix.opts.Engine.Apply(ctx, ops)
-	if err != nil {
-		return nil, err
-	}
 	rb, ok := ix.opts.Engine.(search.Rebuilder)
 	if !ok {
-		return results, nil
+		return ix.opts.Engine.Apply(ctx, ops)
 	}
+	// Decide the targets BEFORE writing. The swap moves the alias first and only then marks the
+	// new index live, so: a batch that sees no building index writes through an alias that
+	// already points at the new index (or no reindex runs); a batch that sees one writes to the
+	// building alias too, and if the swap removed that alias meanwhile the write fails and the
+	// items are retried. Reading the state after the first write instead would lose a change
+	// written to the old index just before the swap (found by TestReindexUnderConcurrentWrites).
 	var building bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM search_indexes WHERE alias = $1 AND state = 'building')`,
 		rb.Alias()).Scan(&building); err != nil {
 		return nil, fmt.Errorf("read building index: %w", err)
+	}
+	results, err := ix.opts.Engine.Apply(ctx, ops)
+	if err != nil {
+		return nil, err
 	}
 	if !building {
 		return results, nil

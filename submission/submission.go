@@ -46,10 +46,16 @@ func UrgencyName(u string) string { return urgencyNames[u] }
 // Urgencies lists the urgencies in display order.
 var Urgencies = []string{UrgencyNormal, UrgencyUrgent, UrgencyVeryUrgent}
 
-// States (the foundation knows only submitted; the workflow issue adds the rest as data).
-const StateSubmitted = "submitted"
+// States. The states and transitions are data (package workflow, workflow_definitions); these
+// are the states of the default definition an item is created in, and the zh-CN names of its
+// states for pages that have no definition at hand (package workflow names states per version).
+const (
+	StateDraft     = "draft"
+	StateSubmitted = "submitted"
+)
 
-var stateNames = map[string]string{StateSubmitted: "已报送"}
+var stateNames = map[string]string{StateDraft: "草稿", "unit_approval": "单位审签", StateSubmitted: "已报送",
+	"in_review": "编辑审核", "adopted": "采用", "merged": "综合采用", "returned": "退回", "filed": "存档备查"}
 
 // StateName returns the zh-CN name of a state.
 func StateName(s string) string {
@@ -106,7 +112,10 @@ type Input struct {
 	IdempotencyKey  string // optional; a retried request with the same key returns the first result
 	Source          string // web (default), api, demo, import
 	SourceRef       string // external id for imports; unique per source
-	ReportedAt      time.Time
+	// Draft creates the report in the draft state, to go through unit approval (单位审签) by
+	// workflow transitions; otherwise it is stored as submitted (已报送), as before the workflow.
+	Draft      bool
+	ReportedAt time.Time
 }
 
 // Submission is a stored report as a reader sees it.
@@ -363,18 +372,22 @@ func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, unitCode string, sub 
 	if in.SourceRef != "" {
 		ref = &in.SourceRef
 	}
+	state := StateSubmitted
+	if in.Draft {
+		state = StateDraft
+	}
 	reported := in.ReportedAt
 	if reported.IsZero() {
 		reported = time.Now()
 	}
 	var c Created
 	err = tx.QueryRow(ctx, `INSERT INTO submissions (unit_id, author_id, writer_name, writer_phone, title, body_html, body_text,
-			category_id, district, urgency, classification, label_categories, source, source_ref, idempotency_key, reported_at)
-		SELECT u.id, $2, $3, $4, $5, $6, $7, $8, u.district, $9, $10, $15, $11, $12, $13, $14 FROM units u WHERE u.code = $1
+			category_id, district, urgency, classification, label_categories, source, source_ref, idempotency_key, reported_at, state)
+		SELECT u.id, $2, $3, $4, $5, $6, $7, $8, u.district, $9, $10, $15, $11, $12, $13, $14, $16 FROM units u WHERE u.code = $1
 		ON CONFLICT DO NOTHING
 		RETURNING id, version`,
 		unitCode, authorID, in.WriterName, in.WriterPhone, p.title, p.bodyHTML, p.bodyText,
-		p.categoryID, p.urgency, int(p.level), source, ref, idem, reported, p.labelCategories).Scan(&c.ID, &c.Version)
+		p.categoryID, p.urgency, int(p.level), source, ref, idem, reported, p.labelCategories, state).Scan(&c.ID, &c.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Either the unit is missing or an earlier request with the same key/ref won.
 		err = tx.QueryRow(ctx, `SELECT id, version FROM submissions

@@ -27,6 +27,7 @@ import (
 	"infowork/ratelimit"
 	"infowork/search"
 	"infowork/submission"
+	"infowork/workflow"
 )
 
 //go:embed templates/*.html
@@ -54,6 +55,8 @@ type Options struct {
 	// Attachments stores uploads (attachments.go); nil turns the attachment routes off (503).
 	// BodyLimit is raised above its size limit with headroom.
 	Attachments *attachment.Service
+	// Workflow runs the editorial workflow (workflows.go); nil builds one on DB.
+	Workflow *workflow.Service
 }
 
 // App is the web application.
@@ -86,6 +89,9 @@ func New(opts Options) (*App, error) {
 	opts.BodyLimit = max(opts.BodyLimit, attachmentBodyLimit(opts.Attachments))
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.DefaultGatherer
+	}
+	if opts.Workflow == nil {
+		opts.Workflow = workflow.New(opts.DB)
 	}
 	a := &App{opts: opts, log: opts.Logger.With("component", "webapp"), metrics: newHTTPMetrics(opts.Registerer),
 		limiter: opts.Limiter, limits: opts.RateLimits}

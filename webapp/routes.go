@@ -64,6 +64,11 @@ func (a *App) routes() {
 	api.Get("/submissions/:id<int>/attachments", requireLogin, a.apiAttachmentList)
 	api.Post("/submissions/:id<int>/attachments", requireLogin, a.apiAttachmentUpload)
 	api.Get("/attachments/:id<int>", requireLogin, a.apiAttachmentDownload)
+	api.Get("/submissions/:id<int>/transitions", requireLogin, a.apiTransitions) // workflows.go
+	api.Post("/submissions/:id<int>/transitions", requireLogin, a.apiTransition)
+	api.Get("/submissions/:id<int>/history", requireLogin, a.apiHistory)
+	api.Get("/workflows", requireLogin, a.apiWorkflows)
+	api.Post("/workflows", requireLogin, a.apiWorkflowPublish)
 	api.Get("/search", requireLogin, a.apiSearch)
 	api.Get("/categories", requireLogin, a.apiCategories)
 	api.Get("/units", requireLogin, a.apiUnits)

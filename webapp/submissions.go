@@ -1,15 +1,51 @@
 package webapp
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"infowork/access"
+	"infowork/ha"
 	"infowork/label"
 	"infowork/submission"
 )
+
+// createRetryMax bounds how long a create is retried across a database failover (a promotion
+// takes seconds; the request should still end within a proxy's usual timeout).
+const createRetryMax = 20 * time.Second
+
+// createSubmission runs Submissions.Create under ha.Retry, so that a create that failed because
+// the primary went away (connection lost, node now read-only) is run again on the promoted
+// database. A retry is only safe with an idempotency key: after a connection lost during COMMIT
+// the first attempt may have committed, and the retry must find that row instead of inserting a
+// second one. in.IdempotencyKey is the client's key (the Idempotency-Key header, the form's
+// hidden key); when the client sent none, one is generated here for this request, which makes the
+// server's own retries safe — a client that wants end-to-end safety (its own retry after a lost
+// response) sends its own key. serverKey reports whether the key was generated here.
+func (a *App) createSubmission(c *fiber.Ctx, sub access.Subject, in submission.Input) (created submission.Created, serverKey bool, err error) {
+	if in.IdempotencyKey == "" {
+		in.IdempotencyKey = "srv:" + randomString()
+		serverKey = true
+	}
+	ip := clientIP(c)
+	err = ha.Retry(c.UserContext(), func(ctx context.Context) error {
+		var err error
+		created, err = a.opts.Submissions.Create(ctx, sub, in, ip)
+		return err
+	}, ha.Options{MaxElapsed: createRetryMax, OnRetry: func(attempt int, err error, class ha.Class) {
+		a.log.Warn("submission create retried (database unavailable or failing over)", "attempt", attempt, "class", class.String(), "err", err)
+	}})
+	if errors.Is(err, ha.ErrOutcomeUnknown) {
+		err = errStatus(fiber.StatusServiceUnavailable, "outcome_unknown",
+			"数据库切换中，本次报送是否已保存暂不能确定：请稍后查看本单位报送列表，或用相同的 Idempotency-Key 重试（不会重复保存）")
+	}
+	return created, serverKey, err
+}
 
 func (a *App) submissionList(c *fiber.Ctx) error {
 	s := sessionOf(c)
@@ -85,7 +121,7 @@ func (a *App) submissionCreate(c *fiber.Ctx) error {
 		IdempotencyKey: c.FormValue("idempotency_key"), Source: "web",
 		LabelCategories: formValues(c, "label_categories"),
 	}
-	created, err := a.opts.Submissions.Create(c.UserContext(), s.User.Subject(), in, clientIP(c))
+	created, _, err := a.createSubmission(c, s.User.Subject(), in)
 	if err != nil {
 		he := classify(err)
 		if he.status == fiber.StatusUnprocessableEntity {
@@ -147,11 +183,11 @@ func (a *App) apiSubmissionCreate(c *fiber.Ctx) error {
 		return errStatus(fiber.StatusBadRequest, "bad_request", "请求体不是合法的 JSON："+err.Error())
 	}
 	s := sessionOf(c)
-	created, err := a.opts.Submissions.Create(c.UserContext(), s.User.Subject(), submission.Input{
+	created, serverKey, err := a.createSubmission(c, s.User.Subject(), submission.Input{
 		Title: b.Title, Body: b.Body, BodyHTML: b.BodyHTML, CategoryCode: b.Category, Urgency: b.Urgency,
 		Classification: b.Classification, WriterName: b.WriterName, WriterPhone: b.WriterPhone,
 		IdempotencyKey: c.Get("Idempotency-Key"), Source: "api", LabelCategories: b.LabelCategories,
-	}, clientIP(c))
+	})
 	if err != nil {
 		return err
 	}
@@ -160,7 +196,7 @@ func (a *App) apiSubmissionCreate(c *fiber.Ctx) error {
 		return err
 	}
 	status := fiber.StatusCreated
-	if created.Duplicate {
+	if created.Duplicate && !serverKey { // a server-side retry finding its own first attempt is still this request's create
 		status = fiber.StatusOK
 	}
 	c.Location("/api/v1/submissions/" + strconv.FormatInt(created.ID, 10))

@@ -56,7 +56,7 @@ END
 $$;
 
 -- Records, accounts and units are never hard-deleted by the application (archived or disabled).
-REVOKE DELETE ON submissions, users, units, categories, attachments FROM infowork_app;
+REVOKE DELETE ON submissions, users, units, categories, attachments, workflow_definitions, workflow_events FROM infowork_app;
 
 -- The audit log: the application may append and read, nothing else. The trigger of migration
 -- 0003 refuses UPDATE, DELETE and TRUNCATE even to the owner.

@@ -3,6 +3,8 @@ package faulttest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,12 +20,32 @@ import (
 	"infowork/search/opensearch"
 )
 
-// Ports of the three-node cluster this test starts (HTTP 9270-9272, transport 9370-9372): apart
-// from the shared test node (9209) and the development node (9200).
-const (
-	clusterHTTPPort      = 9270
-	clusterTransportPort = 9370
-)
+// freePortRun finds n consecutive free loopback ports for HTTP and n for transport, so a
+// cluster left behind by an interrupted run (or another checkout's) can never collide with this
+// one; fixed ports once made the start fail in CI.
+func freePortRun(t *testing.T, n int) (httpBase, transportBase int) {
+	t.Helper()
+	free := func(p int) bool {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return false
+		}
+		_ = l.Close()
+		return true
+	}
+	for try := 0; try < 200; try++ {
+		base := 20000 + rand.IntN(20000)
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			ok = free(base+i) && free(base+1000+i)
+		}
+		if ok {
+			return base, base + 1000
+		}
+	}
+	t.Fatal("no free port range for the three-node cluster")
+	return 0, 0
+}
 
 func runSh(t *testing.T, args ...string) string {
 	t.Helper()
@@ -61,10 +83,12 @@ func TestThreeNodeFailoverDuringBulkIndexing(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
+	clusterHTTPPort, clusterTransportPort := freePortRun(t, 3)
 	started := time.Now()
+	// Stop whatever started even when the start fails, so no node outlives the test.
+	t.Cleanup(func() { _, _ = tryRunSh("stop", "--data", dir) })
 	runSh(t, "start", "--nodes", "3", "--port", strconv.Itoa(clusterHTTPPort), "--transport-port", strconv.Itoa(clusterTransportPort),
 		"--data", dir, "--heap", "384m")
-	t.Cleanup(func() { runSh(t, "stop", "--data", dir) })
 	t.Logf("three nodes up in %s", time.Since(started).Round(time.Millisecond))
 	var urls []string
 	for i := 0; i < 3; i++ {
