@@ -1,6 +1,7 @@
 package webapp
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"infowork/auth"
+	"infowork/ha"
 	"infowork/store"
 )
 
@@ -59,7 +61,14 @@ func (a *App) authenticate(c *fiber.Ctx) error {
 		token = c.Cookies(cookieSession)
 	}
 	if token != "" {
-		s, err := a.opts.Auth.Authenticate(c.UserContext(), token)
+		// The session lookup is a read (plus an idempotent last-seen touch), so it is retried
+		// across a primary failover like the creates are, instead of answering 500.
+		var s auth.Session
+		err := ha.Retry(c.UserContext(), func(ctx context.Context) error {
+			var aerr error
+			s, aerr = a.opts.Auth.Authenticate(ctx, token)
+			return aerr
+		}, ha.Options{MaxElapsed: 15 * time.Second})
 		switch {
 		case err == nil:
 			c.Locals(localSession, &s)

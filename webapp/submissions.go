@@ -191,7 +191,12 @@ func (a *App) apiSubmissionCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sub, err := a.opts.Submissions.Get(c.UserContext(), s.User.Subject(), created.ID, clientIP(c))
+	var sub submission.Submission
+	err = ha.Retry(c.UserContext(), func(ctx context.Context) error { // a read: safe to retry across a failover
+		var gerr error
+		sub, gerr = a.opts.Submissions.Get(ctx, s.User.Subject(), created.ID, clientIP(c))
+		return gerr
+	}, ha.Options{MaxElapsed: 15 * time.Second})
 	if err != nil {
 		return err
 	}

@@ -214,6 +214,11 @@ func TestWebFailover(t *testing.T) {
 		"the handler retried a create %d times (ha.Retry)",
 		len(acks), after, len(failed), maxGap.Round(time.Millisecond), strings.Count(web.out.String(), "submission create retried"))
 
+	// The session lookup, the create and the read-back are all retried across the failover, so
+	// no client request may fail.
+	if len(failed) > 0 {
+		t.Errorf("%d requests failed during the failover window; want 0", len(failed))
+	}
 	conn, err := pgx.Connect(ctx, pgserver.DSN(sPort, "infowork"))
 	if err != nil {
 		t.Fatal(err)
