@@ -227,7 +227,7 @@ func (a *App) adminAuditExport(c *fiber.Ctx) error {
 	where, args := f.where()
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="audit-%s.csv"`, time.Now().In(search.Location).Format("20060102-150405")))
-	db, log := a.opts.DB, a.log
+	db, log := a.opts.ReadDB, a.log // a long read: the standby may serve it
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		// The request's context ends when the handler returns; the stream has its own deadline.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)

@@ -38,7 +38,10 @@ var staticFS embed.FS
 
 // Options configure the web application.
 type Options struct {
-	DB             *pgxpool.Pool
+	DB *pgxpool.Pool
+	// ReadDB serves long read-only work (the audit export; statistics and exports later) and
+	// may point at a hot standby; nil means DB.
+	ReadDB         *pgxpool.Pool
 	Auth           *auth.Service
 	Submissions    *submission.Service
 	Engine         search.Engine
@@ -82,6 +85,9 @@ func New(opts Options) (*App, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.ReadDB == nil {
+		opts.ReadDB = opts.DB
 	}
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = 2 << 20

@@ -23,7 +23,10 @@ import (
 
 // config is read from the environment (see DESIGN.md "Contracts").
 type config struct {
-	DatabaseURL  string
+	DatabaseURL string
+	// ReadOnlyURL, when set, serves long read-only work (exports; statistics later) from a hot
+	// standby, e.g. a multi-host DSN with target_session_attrs=prefer-standby.
+	ReadOnlyURL  string
 	HTTPAddr     string
 	DataDir      string
 	SearchEngine string
@@ -62,6 +65,7 @@ type config struct {
 func loadConfig() (config, error) {
 	c := config{
 		DatabaseURL:       os.Getenv("INFOWORK_DATABASE_URL"),
+		ReadOnlyURL:       os.Getenv("INFOWORK_DATABASE_READONLY_URL"),
 		HTTPAddr:          envOr("INFOWORK_HTTP_ADDR", "127.0.0.1:8080"),
 		DataDir:           envOr("INFOWORK_DATA_DIR", ".data"),
 		SearchEngine:      envOr("INFOWORK_SEARCH_ENGINE", "embedded"),
@@ -148,6 +152,19 @@ func (c config) openDB(ctx context.Context, log *slog.Logger) (*pgxpool.Pool, er
 		return nil, err
 	}
 	return pool, nil
+}
+
+// openReadOnly connects the optional read-only pool; without INFOWORK_DATABASE_READONLY_URL the
+// read-write pool serves that work too.
+func (c config) openReadOnly(ctx context.Context, rw *pgxpool.Pool) (*pgxpool.Pool, func(), error) {
+	if c.ReadOnlyURL == "" {
+		return rw, func() {}, nil
+	}
+	pool, err := store.Open(ctx, c.ReadOnlyURL, 10)
+	if err != nil {
+		return nil, nil, fmt.Errorf("INFOWORK_DATABASE_READONLY_URL: %w", err)
+	}
+	return pool, pool.Close, nil
 }
 
 func (c config) analyzer(log *slog.Logger) (*analyzers.Analyzer, error) {

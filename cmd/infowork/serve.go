@@ -142,7 +142,12 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 		if err != nil {
 			return err
 		}
-		app, err = webapp.New(webapp.Options{DB: db, Auth: authSvc, Submissions: subs, Engine: search.Instrument(engine, reg), Logger: log,
+		ro, closeRO, err := cfg.openReadOnly(ctx, db)
+		if err != nil {
+			return err
+		}
+		defer closeRO()
+		app, err = webapp.New(webapp.Options{DB: db, ReadDB: ro, Auth: authSvc, Submissions: subs, Engine: search.Instrument(engine, reg), Logger: log,
 			Registerer: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
 			Limiter: limiter, RateLimits: cfg.rateLimits(), Attachments: atts})
 		if err != nil {
