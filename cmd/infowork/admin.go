@@ -159,7 +159,11 @@ func queueAll(ctx context.Context, db *pgxpool.Pool) (int64, error) {
 		if err := access.SetBypass(ctx, tx); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO outbox (entity, entity_id) SELECT 'submission', id FROM submissions ORDER BY id`)
+		// Records already waiting in the outbox (a fresh demo load, say) are not queued twice.
+		tag, err := tx.Exec(ctx, `INSERT INTO outbox (entity, entity_id)
+			SELECT 'submission', s.id FROM submissions s
+			WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entity = 'submission' AND o.entity_id = s.id AND o.dead_at IS NULL)
+			ORDER BY s.id`)
 		n = tag.RowsAffected()
 		return err
 	})
