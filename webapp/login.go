@@ -6,7 +6,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"infowork/access"
 	"infowork/auth"
 	"infowork/label"
 )
@@ -122,10 +121,6 @@ func (a *App) apiLogout(c *fiber.Ctx) error {
 func (a *App) apiMe(c *fiber.Ctx) error { return c.JSON(userJSON(sessionOf(c).User)) }
 
 func userJSON(u auth.User) fiber.Map {
-	roles := make([]fiber.Map, 0, len(u.Roles))
-	for _, r := range u.Roles {
-		roles = append(roles, fiber.Map{"role": r, "name": access.RoleName(r)})
-	}
 	return fiber.Map{"id": u.ID, "username": u.Username, "display_name": u.DisplayName, "unit": u.UnitCode, "unit_name": u.UnitName,
 		"roles": u.Roles, "clearance": u.Clearance.String(), "clearance_name": label.Level(u.Clearance).Chinese()}
 }

@@ -121,10 +121,8 @@ func Classify(in io.Reader) (*Report, error) {
 				continue
 			}
 			delete(notCalled, f.OSV)
-			v, ok := reach[f.OSV]
-			if !ok {
-				v = &Vuln{ID: f.OSV, Module: top.Module, Version: top.Version, Fixed: f.FixedVersion, Example: example(f.Trace)}
-				reach[f.OSV] = v
+			if _, ok := reach[f.OSV]; !ok {
+				reach[f.OSV] = &Vuln{ID: f.OSV, Module: top.Module, Version: top.Version, Fixed: f.FixedVersion, Example: example(f.Trace)}
 				pkgs[f.OSV] = map[string]bool{}
 			}
 			pkgs[f.OSV][top.Package] = true

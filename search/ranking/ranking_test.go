@@ -51,11 +51,10 @@ type rankQuery struct {
 type metrics struct{ R5, R10, MRR float64 }
 
 type row struct {
-	q        rankQuery
-	r5, r10  float64
-	rr       float64
-	top      []string
-	relevant []string
+	q       rankQuery
+	r5, r10 float64
+	rr      float64
+	top     []string
 }
 
 // engines are opened fresh per run; the OpenSearch ones skip (locally) or fail (CI) without a node.
