@@ -226,11 +226,17 @@ type submissionPage struct {
 	AllowedTypes  string // "JPG、JPEG、PNG、GIF、PDF"
 	MaxSize       string // "1 MB"
 	UploadErrors  map[string]string
-	Caption       string // re-filled after a refused upload
+	Caption       string     // re-filled after a refused upload
+	Flow          *flowPanel // the workflow panel and timeline (workflow_pages.go)
 }
 
 func (a *App) submissionPage(c *fiber.Ctx, sub submission.Submission) (submissionPage, error) {
 	p := submissionPage{Submission: sub}
+	flow, err := a.flowPanel(c, sub.ID)
+	if err != nil {
+		return p, err
+	}
+	p.Flow = flow
 	svc := a.opts.Attachments
 	if svc == nil {
 		return p, nil

@@ -3,6 +3,8 @@ package webapp_test
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -200,4 +202,117 @@ func TestWorkflowAPI(t *testing.T) {
 		t.Fatalf("publish: %s", pub)
 	}
 	check("StoredWorkflow", pub.JSON(t))
+}
+
+var (
+	versionField = regexp.MustCompile(`name="version" value="(\d+)"`)
+	recordPath   = regexp.MustCompile(`^/submissions/(\d+)\?`)
+)
+
+// TestWorkflowPages walks the same path in the browser: a reporter saves a draft from the form
+// and submits it from the record page, the unit approver signs it off, an editor reviews it and
+// returns it with a reason the reporter then reads in the timeline. A stale form answers 409
+// with the current state, a refused transition 422 with the reason, and another unit's reporter
+// 404.
+func TestWorkflowPages(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{})
+	if _, err := s.Auth.CreateUser(context.Background(), auth.NewUser{Username: "appr_p", Password: password, DisplayName: "测试审签人",
+		Roles: []string{access.RoleUnitApprover}, UnitCode: "Z101"}); err != nil {
+		t.Fatal(err)
+	}
+	rep, appr, ed, other := s.browser(t), s.browser(t), s.browser(t), s.browser(t)
+	rep.login("rep_a")
+	appr.login("appr_p")
+	ed.login("editor1")
+	other.login("rep_b")
+
+	// The form's second button saves a draft.
+	form := rep.get("/submissions/new")
+	must(t, strings.Contains(string(form.Body), `name="draft" value="1"`) && strings.Contains(string(form.Body), "保存草稿"), "the form has no 保存草稿 button")
+	r := rep.post("/submissions", url.Values{"_csrf": {csrfOf(t, form)}, "title": {"流转页面测试"}, "body": {"某街道开展入户走访。"},
+		"writer_name": {"张三"}, "writer_phone": {"0731-1234567"}, "draft": {"1"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("save draft: %s", r)
+	}
+	m := recordPath.FindStringSubmatch(r.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("save draft redirected to %q", r.Header.Get("Location"))
+	}
+	path := "/submissions/" + m[1]
+	pg := rep.get(r.Header.Get("Location"))
+	body := string(pg.Body)
+	must(t, pg.Status == http.StatusOK && strings.Contains(body, "草稿已保存") && strings.Contains(body, `<strong class="state-badge">草稿</strong>`) &&
+		strings.Contains(body, `value="submit"`) && strings.Contains(body, ">提交审签</button>"), "the draft's page: %s", pg)
+
+	// take posts a transition form as it is on the page the browser sees now.
+	take := func(b *browser, code string, extra url.Values) resp {
+		t.Helper()
+		page := b.get(path)
+		if page.Status != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, page)
+		}
+		v := versionField.FindSubmatch(page.Body)
+		if v == nil {
+			t.Fatalf("no transition form on %s: %s", path, string(page.Body[strings.Index(string(page.Body), "<main"):]))
+		}
+		form := url.Values{"_csrf": {csrfOf(t, page)}, "version": {string(v[1])}, "transition": {code}}
+		for k, vs := range extra {
+			form[k] = vs
+		}
+		return b.post(path+"/transitions", form)
+	}
+	moved := func(r resp, state string) {
+		t.Helper()
+		if r.Status != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "flash=transitioned") {
+			t.Fatalf("want a redirect after moving to %s: %s (Location %q)", state, r, r.Header.Get("Location"))
+		}
+		var now string
+		if err := s.DB.QueryRow(context.Background(), `SELECT state FROM submissions WHERE id = $1`, m[1]).Scan(&now); err != nil || now != state {
+			t.Fatalf("state after the move: %q (%v), want %s", now, err, state)
+		}
+	}
+
+	moved(take(rep, "submit", nil), "unit_approval")
+	pg = rep.get(path + "?flash=transitioned")
+	must(t, strings.Contains(string(pg.Body), "操作已完成") && strings.Contains(string(pg.Body), "草稿 → 单位审签"),
+		"after submit: %s", pg)
+
+	// Another unit's reporter neither sees nor moves it.
+	op := other.get("/submissions")
+	r = other.post(path+"/transitions", url.Values{"_csrf": {csrfOf(t, op)}, "version": {"2"}, "transition": {"approve"}})
+	must(t, r.Status == http.StatusNotFound, "another unit's reporter posts a transition: %s, want 404", r)
+
+	moved(take(appr, "approve", nil), "submitted")
+	moved(take(ed, "review", nil), "in_review")
+	pg = ed.get(path)
+	must(t, strings.Contains(string(pg.Body), `<select name="reason" required>`) && strings.Contains(string(pg.Body), "要素不全"),
+		"the editor's return form lists no reasons: %s", pg)
+
+	// A return without a reason is refused with the reason, the comment kept.
+	r = take(ed, "return", url.Values{"comment": {"请补充"}})
+	must(t, r.Status == http.StatusUnprocessableEntity && strings.Contains(string(r.Body), "必须选择原因") && strings.Contains(string(r.Body), ">请补充</textarea>"),
+		"return without a reason: %s", r)
+	moved(take(ed, "return", url.Values{"reason": {"facts_incomplete"}, "comment": {"请补充时间、地点和涉及户数"}}), "returned")
+
+	// The reporter reads the structured reason in the timeline.
+	pg = rep.get(path)
+	body = string(pg.Body)
+	must(t, strings.Contains(body, "流转记录") && strings.Contains(body, "编辑审核 → 退回") && strings.Contains(body, "原因：<strong>要素不全</strong>") &&
+		strings.Contains(body, "请补充时间、地点和涉及户数") && strings.Contains(body, "测试审签人"), "the reporter's timeline: %s", pg)
+
+	// A stale form: 409 with the conflict and the current state.
+	r = rep.post(path+"/transitions", url.Values{"_csrf": {csrfOf(t, pg)}, "version": {"1"}, "transition": {"resubmit"}, "comment": {"已补充"}})
+	body = string(r.Body)
+	must(t, r.Status == http.StatusConflict && strings.Contains(body, "已被他人修改") && strings.Contains(body, `<strong class="state-badge">退回</strong>`) &&
+		strings.Contains(body, "状态「退回」"), "stale version: %s, want 409 naming the current state", r)
+	// A role that may not take it: 403 with the reason.
+	r = take(rep, "adopt", nil)
+	must(t, r.Status == http.StatusUnprocessableEntity && strings.Contains(string(r.Body), "不能执行操作"), "reporter adopts: %s", r)
+	r = ed.post(path+"/transitions", url.Values{"_csrf": {csrfOf(t, ed.get(path))}, "version": {"5"}, "transition": {"resubmit"}})
+	must(t, r.Status == http.StatusForbidden && strings.Contains(string(r.Body), "只能由"), "editor resubmits: %s", r)
+
+	// The API creates drafts too.
+	d := s.api(t, "POST", "/api/v1/submissions", s.token(t, "rep_a"), map[string]any{"title": "接口草稿", "body": "正文", "draft": true})
+	must(t, d.Status == http.StatusCreated && d.JSON(t)["state"] == "draft", "API draft: %s", d)
 }

@@ -240,6 +240,10 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 			in[p] = []string{} // the test user holds no categories
 			continue
 		}
+		if p == "draft" {
+			in[p] = false // reported directly: the record is then searched for below
+			continue
+		}
 		v := map[string]string{"title": "接口字段核对", "body": "正文 kwopenapicheck", "body_html": "", "category": "C11", "urgency": "normal",
 			"classification": "public", "writer_name": "张三", "writer_phone": "0731-1234567"}[p]
 		if v == "" && p != "body_html" {

@@ -43,7 +43,8 @@ func (a *App) routes() {
 	f.Get("/submissions/new", requireLogin, a.submissionNew)
 	f.Post("/submissions", requireLogin, a.submissionCreate)
 	f.Get("/submissions/:id<int>", requireLogin, a.submissionShow)
-	f.Post("/submissions/:id<int>/attachments", requireLogin, a.attachmentUpload) // attachments.go
+	f.Post("/submissions/:id<int>/attachments", requireLogin, a.attachmentUpload)     // attachments.go
+	f.Post("/submissions/:id<int>/transitions", requireLogin, a.submissionTransition) // workflow_pages.go
 	f.Get("/attachments/:id<int>", requireLogin, a.attachmentDownload)
 	f.Get("/attachments/:id<int>/preview", requireLogin, a.attachmentPreview)
 	f.Get("/search", requireLogin, a.searchPage)

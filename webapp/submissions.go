@@ -70,6 +70,12 @@ func flash(c *fiber.Ctx) string {
 		return "报送成功。信息已保存，稍后即可在检索中找到。"
 	case "attached":
 		return "附件已上传。"
+	case "draft":
+		return "草稿已保存。确认无误后，在下方「流转」中点击「提交审签」送本单位审签。"
+	case "transitioned":
+		// The new state is shown by the 流转 panel from the database, not taken from the URL
+		// (a crafted link must not be able to show a false state).
+		return "操作已完成，当前状态见下方「流转」。"
 	}
 	return ""
 }
@@ -119,7 +125,7 @@ func (a *App) submissionCreate(c *fiber.Ctx) error {
 		Urgency: c.FormValue("urgency"), Classification: c.FormValue("classification"),
 		WriterName: c.FormValue("writer_name"), WriterPhone: c.FormValue("writer_phone"),
 		IdempotencyKey: c.FormValue("idempotency_key"), Source: "web",
-		LabelCategories: formValues(c, "label_categories"),
+		LabelCategories: formValues(c, "label_categories"), Draft: c.FormValue("draft") == "1",
 	}
 	created, _, err := a.createSubmission(c, s.User.Subject(), in)
 	if err != nil {
@@ -129,7 +135,11 @@ func (a *App) submissionCreate(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	return c.Redirect("/submissions/"+strconv.FormatInt(created.ID, 10)+"?flash=created", fiber.StatusSeeOther)
+	fl := "created"
+	if in.Draft {
+		fl = "draft"
+	}
+	return c.Redirect("/submissions/"+strconv.FormatInt(created.ID, 10)+"?flash="+fl, fiber.StatusSeeOther)
 }
 
 func (a *App) submissionShow(c *fiber.Ctx) error {
@@ -160,6 +170,7 @@ type submissionBody struct {
 	Classification  string   `json:"classification"`
 	WriterName      string   `json:"writer_name"`
 	WriterPhone     string   `json:"writer_phone"`
+	Draft           bool     `json:"draft"` // create in the draft state, for unit approval later
 }
 
 func submissionJSON(s submission.Submission) fiber.Map {
@@ -186,7 +197,7 @@ func (a *App) apiSubmissionCreate(c *fiber.Ctx) error {
 	created, serverKey, err := a.createSubmission(c, s.User.Subject(), submission.Input{
 		Title: b.Title, Body: b.Body, BodyHTML: b.BodyHTML, CategoryCode: b.Category, Urgency: b.Urgency,
 		Classification: b.Classification, WriterName: b.WriterName, WriterPhone: b.WriterPhone,
-		IdempotencyKey: c.Get("Idempotency-Key"), Source: "api", LabelCategories: b.LabelCategories,
+		IdempotencyKey: c.Get("Idempotency-Key"), Source: "api", LabelCategories: b.LabelCategories, Draft: b.Draft,
 	})
 	if err != nil {
 		return err
