@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 
 	"infowork/access"
 	"infowork/ha"
+	"infowork/internal/testpg"
 	"infowork/label"
 	"infowork/pgserver"
 	"infowork/store"
@@ -65,64 +64,19 @@ type result struct {
 	maxGap                                  time.Duration
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func runFailover(t *testing.T, syncRep bool) result {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	base := t.TempDir()
-	pDir, sDir := filepath.Join(base, "primary"), filepath.Join(base, "standby")
-	pPort, sPort := freePort(t), freePort(t)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	start := time.Now()
 	step := func(format string, args ...any) {
 		t.Logf("%6.2fs "+format, append([]any{time.Since(start).Seconds()}, args...)...)
 	}
-	t.Cleanup(func() {
-		// Immediate stops: the clusters are thrown away with the temp dir.
-		c := context.Background()
-		_ = pgserver.StopImmediate(c, pDir)
-		_ = pgserver.StopImmediate(c, sDir)
-	})
-	dumpLogs := func() {
-		if t.Failed() {
-			for _, d := range []string{pDir, sDir} {
-				b, _ := os.ReadFile(pgserver.LogPath(d))
-				if len(b) > 4000 {
-					b = b[len(b)-4000:]
-				}
-				t.Logf("--- tail of %s ---\n%s", pgserver.LogPath(d), b)
-			}
-		}
-	}
-	defer dumpLogs()
-
-	if _, err := pgserver.EnsurePrimary(ctx, pgserver.Options{Dir: pDir, Port: pPort, Logger: logger}, pgserver.Replication{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pgserver.EnsureStandby(ctx, pgserver.Options{Dir: sDir, Port: sPort, Logger: logger}, pPort, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	if syncRep {
-		if err := pgserver.SetSynchronousStandbyNames(ctx, pPort, "s1"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := pgserver.WaitStreaming(ctx, pPort, "s1", syncRep); err != nil {
-		t.Fatal(err)
-	}
+	pair := testpg.StartPair(ctx, t, syncRep, logger)
+	pDir, sDir, pPort, sPort := pair.PrimaryDir, pair.StandbyDir, pair.PrimaryPort, pair.StandbyPort
 	step("primary on %d, standby on %d streaming (sync=%v)", pPort, sPort, syncRep)
 
-	dsn := fmt.Sprintf("postgres://%s@127.0.0.1:%d,127.0.0.1:%d/infowork?sslmode=disable&target_session_attrs=read-write&connect_timeout=2",
-		pgserver.User, pPort, sPort)
+	dsn := pair.DSN("read-write")
 	const writers = 8
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"infowork/analyzers"
 	"infowork/ha"
 	"infowork/indexer"
+	"infowork/internal/testpg"
 	"infowork/label"
 	"infowork/pgserver"
 	"infowork/search/embedded"
@@ -45,34 +46,16 @@ func TestIndexerSurvivesFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	base := t.TempDir()
-	pDir, sDir := filepath.Join(base, "primary"), filepath.Join(base, "standby")
-	pPort, sPort := freePort(t), freePort(t)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	start := time.Now()
 	step := func(format string, args ...any) {
 		t.Logf("%6.2fs "+format, append([]any{time.Since(start).Seconds()}, args...)...)
 	}
-	t.Cleanup(func() {
-		c := context.Background()
-		_ = pgserver.StopImmediate(c, pDir)
-		_ = pgserver.StopImmediate(c, sDir)
-	})
-	if _, err := pgserver.EnsurePrimary(ctx, pgserver.Options{Dir: pDir, Port: pPort, Logger: logger}, pgserver.Replication{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pgserver.EnsureStandby(ctx, pgserver.Options{Dir: sDir, Port: sPort, Logger: logger}, pPort, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := pgserver.SetSynchronousStandbyNames(ctx, pPort, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := pgserver.WaitStreaming(ctx, pPort, "s1", true); err != nil {
-		t.Fatal(err)
-	}
+	pair := testpg.StartPair(ctx, t, true, logger)
+	pDir, sDir, pPort, sPort := pair.PrimaryDir, pair.StandbyDir, pair.PrimaryPort, pair.StandbyPort
 	step("primary on %d, synchronous standby on %d streaming", pPort, sPort)
 
-	dsn := fmt.Sprintf("postgres://%s@127.0.0.1:%d,127.0.0.1:%d/infowork?sslmode=disable&target_session_attrs=read-write&connect_timeout=2",
-		pgserver.User, pPort, sPort)
+	dsn := pair.DSN("read-write")
 	open := func(n int32) *pgxpool.Pool {
 		cfg, err := pgxpool.ParseConfig(dsn)
 		if err != nil {

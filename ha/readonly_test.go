@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"infowork/audit"
+	"infowork/internal/testpg"
 	"infowork/pgserver"
 	"infowork/store"
 )
@@ -27,22 +27,10 @@ func TestReadOnlyWorkGoesToTheStandby(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	base := t.TempDir()
-	pDir, sDir := filepath.Join(base, "primary"), filepath.Join(base, "standby")
-	pPort, sPort := freePort(t), freePort(t)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	t.Cleanup(func() {
-		_ = pgserver.StopImmediate(context.Background(), pDir)
-		_ = pgserver.StopImmediate(context.Background(), sDir)
-	})
-	if _, err := pgserver.EnsurePrimary(ctx, pgserver.Options{Dir: pDir, Port: pPort, Logger: logger}, pgserver.Replication{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pgserver.EnsureStandby(ctx, pgserver.Options{Dir: sDir, Port: sPort, Logger: logger}, pPort, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	hosts := fmt.Sprintf("postgres://%s@127.0.0.1:%d,127.0.0.1:%d/infowork?sslmode=disable&connect_timeout=2", pgserver.User, pPort, sPort)
-	rw, err := store.Open(ctx, hosts+"&target_session_attrs=read-write", 4)
+	pair := testpg.StartPair(ctx, t, false, logger)
+	pPort := pair.PrimaryPort
+	rw, err := store.Open(ctx, pair.DSN("read-write"), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +46,7 @@ func TestReadOnlyWorkGoesToTheStandby(t *testing.T) {
 	if err := pgserver.WaitCaughtUp(ctx, pPort, "s1"); err != nil {
 		t.Fatal(err)
 	}
-	ro, err := store.Open(ctx, hosts+"&target_session_attrs=prefer-standby", 4)
+	ro, err := store.Open(ctx, pair.DSN("prefer-standby"), 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"infowork/access"
+	"infowork/internal/testpg"
 	"infowork/pgserver"
 	"infowork/store"
 	"infowork/unit"
@@ -43,41 +42,14 @@ func TestWebFailover(t *testing.T) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	base := t.TempDir()
-	pDir, sDir := filepath.Join(base, "primary"), filepath.Join(base, "standby")
-	port := func() int {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
-	pPort, sPort := port(), port()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	start := time.Now()
 	step := func(format string, args ...any) {
 		t.Logf("%6.2fs "+format, append([]any{time.Since(start).Seconds()}, args...)...)
 	}
-	t.Cleanup(func() {
-		c := context.Background()
-		_ = pgserver.StopImmediate(c, pDir)
-		_ = pgserver.StopImmediate(c, sDir)
-	})
-	if _, err := pgserver.EnsurePrimary(ctx, pgserver.Options{Dir: pDir, Port: pPort, Logger: logger}, pgserver.Replication{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pgserver.EnsureStandby(ctx, pgserver.Options{Dir: sDir, Port: sPort, Logger: logger}, pPort, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := pgserver.SetSynchronousStandbyNames(ctx, pPort, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := pgserver.WaitStreaming(ctx, pPort, "s1", true); err != nil {
-		t.Fatal(err)
-	}
-	dsn := fmt.Sprintf("postgres://%s@127.0.0.1:%d,127.0.0.1:%d/infowork?sslmode=disable&target_session_attrs=read-write&connect_timeout=2",
-		pgserver.User, pPort, sPort)
+	pair := testpg.StartPair(ctx, t, true, logger)
+	pDir, sDir, pPort, sPort := pair.PrimaryDir, pair.StandbyDir, pair.PrimaryPort, pair.StandbyPort
+	dsn := pair.DSN("read-write")
 	db, err := store.Open(ctx, dsn, 4)
 	if err != nil {
 		t.Fatal(err)
