@@ -124,26 +124,25 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileReport, error)
 		rep.OrphanErr = fmt.Errorf("engine %s cannot list its documents", o.Engine.Name())
 	}
 	var direct []string
-	for cursor := ""; ok; {
-		page, err := sc.Scan(ctx, cursor, o.Batch)
-		if err != nil {
-			return rep, fmt.Errorf("reconcile: %w", err)
-		}
-		var nums []int64
-		for _, s := range page {
-			rep.Docs++
-			id, err := strconv.ParseInt(s.ID, 10, 64)
-			if err != nil || id <= 0 {
-				rep.Orphans = append(rep.Orphans, s.ID)
-				direct = append(direct, s.ID)
-				continue
+	if ok {
+		err := search.ScanAll(ctx, sc.Scan, o.Batch, func(page []search.Stored) error {
+			var nums []int64
+			for _, s := range page {
+				rep.Docs++
+				id, err := strconv.ParseInt(s.ID, 10, 64)
+				if err != nil || id <= 0 {
+					rep.Orphans = append(rep.Orphans, s.ID)
+					direct = append(direct, s.ID)
+					continue
+				}
+				nums = append(nums, id)
 			}
-			nums = append(nums, id)
-		}
-		if len(nums) > 0 {
+			if len(nums) == 0 {
+				return nil
+			}
 			have, err := versionsOf(ctx, o.DB, nums)
 			if err != nil {
-				return rep, err
+				return err
 			}
 			for _, id := range nums {
 				if _, ok := have[id]; !ok {
@@ -151,11 +150,11 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileReport, error)
 					repair = append(repair, id)
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return rep, fmt.Errorf("reconcile: %w", err)
 		}
-		if len(page) < o.Batch {
-			break
-		}
-		cursor = page[len(page)-1].ID
 	}
 	// Leave what the indexer is already working on.
 	if len(repair) > 0 {

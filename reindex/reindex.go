@@ -435,29 +435,24 @@ func (r *rebuilder) diff(ctx context.Context) (diffResult, error) {
 		}
 	}
 	idx := map[int64]int64{}
-	after := ""
-	for {
-		page, err := r.o.Target.Scan(ctx, after, 1000)
-		if err != nil {
-			return d, fmt.Errorf("reindex: verify: %w", err)
-		}
+	err := search.ScanAll(ctx, r.o.Target.Scan, 1000, func(page []search.Stored) error {
 		for _, s := range page {
 			if s.Deleted {
 				continue
 			}
 			id, err := strconv.ParseInt(s.ID, 10, 64)
 			if err != nil {
-				return d, fmt.Errorf("reindex: verify: the new index holds a document with id %q", s.ID)
+				return fmt.Errorf("the new index holds a document with id %q", s.ID)
 			}
 			idx[id] = s.Version
 		}
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
+		return nil
+	})
+	if err != nil {
+		return d, fmt.Errorf("reindex: verify: %w", err)
 	}
 	d.docs = int64(len(idx))
-	err := r.bypass(ctx, func(tx pgx.Tx) error {
+	err = r.bypass(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id, version FROM `+tableSQL+` ORDER BY id`)
 		if err != nil {
 			return err

@@ -243,21 +243,16 @@ func assertSame(t *testing.T, db *pgxpool.Pool, e search.Scanner) {
 		want[id] = v
 	}
 	got := map[string]int64{}
-	for after := ""; ; {
-		page, err := e.Scan(ctx, after, 7)
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := search.ScanAll(ctx, e.Scan, 7, func(page []search.Stored) error {
 		for _, s := range page {
 			if _, dup := got[s.ID]; dup {
-				t.Fatalf("document %s listed twice", s.ID)
+				return fmt.Errorf("document %s listed twice", s.ID)
 			}
 			got[s.ID] = s.Version
 		}
-		if len(page) < 7 {
-			break
-		}
-		after = page[len(page)-1].ID
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if len(got) != len(want) {
 		t.Fatalf("index holds %d documents, database %d rows", len(got), len(want))

@@ -53,3 +53,21 @@ type Rebuilder interface {
 	// DropIndex deletes an index that is not serving.
 	DropIndex(ctx context.Context, name string) error
 }
+
+// ScanAll pages through everything scan lists, n documents at a time in id order, calling fn
+// with each page. scan is a Scanner's Scan method (or any function of that shape).
+func ScanAll(ctx context.Context, scan func(ctx context.Context, after string, n int) ([]Stored, error), n int, fn func(page []Stored) error) error {
+	for after := ""; ; {
+		page, err := scan(ctx, after, n)
+		if err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if len(page) < n {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}

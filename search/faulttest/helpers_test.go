@@ -134,21 +134,16 @@ func assertSame(t *testing.T, db *pgxpool.Pool, e search.Engine) {
 		t.Fatal(err)
 	}
 	got := map[string]int64{}
-	for after := ""; ; {
-		page, err := rb.Scan(ctx, after, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := search.ScanAll(ctx, rb.Scan, 1000, func(page []search.Stored) error {
 		for _, s := range page {
 			if _, dup := got[s.ID]; dup {
-				t.Fatalf("document %s listed twice", s.ID)
+				return fmt.Errorf("document %s listed twice", s.ID)
 			}
 			got[s.ID] = s.Version
 		}
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	diffs := 0
 	for id, v := range want {
