@@ -68,39 +68,8 @@ const (
 // "postgres://infowork@127.0.0.1:54329/infowork?sslmode=disable".
 // It is idempotent: a cluster already running on opts.Dir is reused.
 func Ensure(ctx context.Context, opts Options) (string, error) {
-	if opts.Dir == "" {
-		return "", errors.New("pgserver: Options.Dir is required")
-	}
-	dir, err := filepath.Abs(opts.Dir)
+	s, err := newServer(ctx, opts)
 	if err != nil {
-		return "", fmt.Errorf("pgserver: resolve Options.Dir: %w", err)
-	}
-	if opts.Port == 0 {
-		opts.Port = DefaultPort
-	}
-	if opts.Port < 1 || opts.Port > 65535 {
-		return "", fmt.Errorf("pgserver: Options.Port %d is outside 1..65535", opts.Port)
-	}
-	if opts.Database == "" {
-		opts.Database = DefaultDatabase
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("component", "pgserver", "dir", dir, "port", opts.Port)
-	s := &server{dir: dir, opts: opts, log: log, out: opts.Out}
-	if s.out == nil {
-		s.out = io.Discard
-	}
-
-	if s.bin, err = findOrInstall(ctx, s.out, log); err != nil {
-		return "", err
-	}
-	if s.runner, err = newRunner(ctx, s.out, log); err != nil {
-		return "", err
-	}
-	if err := s.prepareDir(); err != nil {
 		return "", err
 	}
 	if err := s.initdb(ctx); err != nil {
@@ -115,7 +84,7 @@ func Ensure(ctx context.Context, opts Options) (string, error) {
 	if err := s.createDatabase(ctx); err != nil {
 		return "", err
 	}
-	return DSN(opts.Port, opts.Database), nil
+	return DSN(s.opts.Port, s.opts.Database), nil
 }
 
 // DSN returns the URL of database db on a pgserver cluster listening on port.

@@ -48,7 +48,8 @@ func (r Replication) conf() string {
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// newServer resolves opts like Ensure does and prepares Dir for the postgres user.
+// newServer resolves and checks opts, finds (or installs) the server binaries and prepares Dir
+// for the postgres user; Ensure, EnsurePrimary and EnsureStandby start from it.
 func newServer(ctx context.Context, opts Options) (*server, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("pgserver: Options.Dir is required")
@@ -59,6 +60,9 @@ func newServer(ctx context.Context, opts Options) (*server, error) {
 	}
 	if opts.Port == 0 {
 		opts.Port = DefaultPort
+	}
+	if opts.Port < 1 || opts.Port > 65535 {
+		return nil, fmt.Errorf("pgserver: Options.Port %d is outside 1..65535", opts.Port)
 	}
 	if opts.Database == "" {
 		opts.Database = DefaultDatabase
