@@ -12,8 +12,13 @@ all: build
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
+## assets: install the pinned browser libraries from npm into webapp/static/vendor (no CDN)
+.PHONY: assets
+assets:
+	scripts/assets.sh
+
 ## build: compile bin/infowork (cgo on: gojieba is C++)
-build:
+build: assets
 	CGO_ENABLED=1 $(GO) build -o bin/infowork ./cmd/infowork
 
 ## run: build, then serve http://127.0.0.1:8080 with demo data (private PostgreSQL unless INFOWORK_DATABASE_URL is set)

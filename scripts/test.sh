@@ -38,6 +38,9 @@ if [ -z "${INFOWORK_TEST_OPENSEARCH_URL:-}" ] && [ "${INFOWORK_TEST_OPENSEARCH:-
 	fi
 fi
 
+# Browser libraries the pages embed (webapp/static/vendor) come from npm, pinned by a lock file.
+scripts/assets.sh
+
 export CGO_ENABLED=1 # gojieba is C++ through cgo; -race needs cgo too
 if [ $# -eq 0 ]; then
 	set -- ./...

@@ -1,0 +1,3 @@
+-- Documents: versions, extraction, previews (issue 11). PostgreSQL 12 compatible (KingbaseES V8R6).
+-- Reserved; filled in by the work on that issue.
+SELECT 1;

@@ -1,0 +1,3 @@
+-- Periodicals, sign-off, distribution, endorsements (issue 6). PostgreSQL 12 compatible (KingbaseES V8R6).
+-- Reserved; filled in by the work on that issue.
+SELECT 1;
