@@ -76,11 +76,11 @@ func (a *App) routes() {
 
 	// Each capability registers its pages and API routes in its own file, so that work on one
 	// does not collide with work on another.
-	a.deskRoutes(f, api)        // routes_desk.go: editors' desk, assignment, locks, comments (issue 5)
-	a.draftRoutes(f, api)       // routes_drafts.go: drafts, merging, revisions, intake (issue 5)
-	a.documentRoutes(f, api)    // routes_documents.go: attachment versions, extraction, previews (issue 11)
-	a.periodicalRoutes(f, api)  // routes_periodicals.go: periodicals, sign-off, endorsements (issue 6)
-	a.statisticsRoutes(f, api)  // routes_statistics.go: statistics, scoring, dashboards, exports (issue 7)
+	a.deskRoutes(f, api)       // routes_desk.go: editors' desk, assignment, locks, comments (issue 5)
+	a.draftRoutes(f, api)      // routes_drafts.go: drafts, merging, revisions, intake (issue 5)
+	a.documentRoutes(f, api)   // routes_documents.go: attachment versions, extraction, previews (issue 11)
+	a.periodicalRoutes(f, api) // routes_periodicals.go: periodicals, sign-off, endorsements (issue 6)
+	a.statisticsRoutes(f, api) // routes_statistics.go: statistics, scoring, dashboards, exports (issue 7)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	f.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
