@@ -33,6 +33,10 @@ type Definition struct {
 	Name    string `json:"name"`
 	Title   string `json:"title,omitempty"`
 	Initial string `json:"initial"` // the state a new draft starts in
+	// Direct is the state a report created without the draft flag starts in (imports, the demo
+	// loader and integrations whose sign-off happened upstream); empty means Initial. The
+	// database applies it (migration 0010), so every item starts in a state its version knows.
+	Direct string `json:"direct,omitempty"`
 	// Reasons are the structured reasons a transition requiring "reason" accepts (退回原因).
 	Reasons     []Reason     `json:"reasons,omitempty"`
 	States      []State      `json:"states"`
@@ -65,14 +69,45 @@ type Transition struct {
 	// Require lists the input fields the transition needs: "reason" (a code from Reasons) and
 	// "comment" (free text).
 	Require []string `json:"require,omitempty"`
+	// Guards check the item itself before the transition is taken (writer name and phone
+	// present, a phone number that looks like one, a body long enough ...).
+	Guards  []Guard  `json:"guards,omitempty"`
 	Actions []Action `json:"actions,omitempty"`
+}
+
+// Guard checks one field of the item. Field is one of GuardFields; Check is "required", "phone"
+// or "min_length" (Value runes at least). Message, when set, replaces the generated zh-CN one.
+type Guard struct {
+	Field   string `json:"field"`
+	Check   string `json:"check"`
+	Value   int    `json:"value,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Guard checks.
+const (
+	CheckRequired  = "required"
+	CheckPhone     = "phone"
+	CheckMinLength = "min_length"
+)
+
+// GuardFields are the item fields a guard may check, with their zh-CN names.
+var GuardFields = map[string]string{
+	"title":        "标题",
+	"body":         "正文",
+	"writer_name":  "执笔人",
+	"writer_phone": "联系电话",
+	"category":     "分类",
 }
 
 // Action types.
 const (
-	ActionNotify = "notify" // write an in-app notification to To: "unit", "author" or "role:ROLE"
+	ActionNotify = "notify" // write an in-app notification to To: "unit", "author", "assignee" or "role:ROLE"
 	ActionAssign = "assign" // assign the item to Role
 	ActionTag    = "tag"    // add Tag to the item
+	// ActionArchive archives the item (archived_at): it leaves every queue and list of active
+	// work but is kept, with its history, never deleted (withdrawn reports).
+	ActionArchive = "archive"
 )
 
 // Action is run when an item enters or leaves a state, or takes a transition.
@@ -181,6 +216,13 @@ func (d Definition) Validate() error {
 	if _, ok := states[d.Initial]; !ok {
 		add("初始状态 %q 不是已定义的状态", d.Initial)
 	}
+	if d.Direct != "" {
+		if st, ok := states[d.Direct]; !ok {
+			add("直接报送的起始状态（direct）%q 不是已定义的状态", d.Direct)
+		} else if st.Terminal {
+			add("直接报送的起始状态（direct）「%s」是终态，报送后将无法办理", st.Name)
+		}
+	}
 	reasons := map[string]bool{}
 	for _, r := range d.Reasons {
 		if !codeRE.MatchString(r.Code) || reasons[r.Code] {
@@ -237,6 +279,9 @@ func (d Definition) Validate() error {
 				add("%s：未知的必填项 %q（只能是 reason 或 comment）", where, f)
 			}
 		}
+		for _, g := range t.Guards {
+			p = append(p, validateGuard(g, where)...)
+		}
 		for _, a := range t.Actions {
 			p = append(p, validateAction(a, where+" 的动作")...)
 		}
@@ -250,6 +295,10 @@ func (d Definition) Validate() error {
 	if _, ok := states[d.Initial]; ok {
 		reached := map[string]bool{d.Initial: true}
 		queue := []string{d.Initial}
+		if _, ok := states[d.Direct]; ok && !reached[d.Direct] {
+			reached[d.Direct] = true
+			queue = append(queue, d.Direct)
+		}
 		for len(queue) > 0 {
 			c := queue[0]
 			queue = queue[1:]
@@ -275,16 +324,40 @@ func (d Definition) Validate() error {
 	return nil
 }
 
+func validateGuard(g Guard, where string) []string {
+	name, ok := GuardFields[g.Field]
+	if !ok {
+		return []string{fmt.Sprintf("%s：校验的字段 %q 未知（title、body、writer_name、writer_phone 或 category）", where, g.Field)}
+	}
+	switch g.Check {
+	case CheckRequired:
+	case CheckPhone:
+		if g.Field != "writer_phone" {
+			return []string{fmt.Sprintf("%s：电话格式校验只能用于联系电话（writer_phone），不能用于%s", where, name)}
+		}
+	case CheckMinLength:
+		if g.Value < 1 || g.Value > 10000 {
+			return []string{fmt.Sprintf("%s：%s的最少字数必须在 1–10000 之间", where, name)}
+		}
+	default:
+		return []string{fmt.Sprintf("%s：未知的校验 %q（required、phone 或 min_length）", where, g.Check)}
+	}
+	if utf8.RuneCountInString(g.Message) > 100 {
+		return []string{fmt.Sprintf("%s：校验提示最多 100 个字", where)}
+	}
+	return nil
+}
+
 func validateAction(a Action, where string) []string {
 	switch a.Type {
 	case ActionNotify:
-		if a.To == "unit" || a.To == "author" {
+		if a.To == "unit" || a.To == "author" || a.To == "assignee" {
 			return nil
 		}
 		if r, ok := strings.CutPrefix(a.To, "role:"); ok && access.ValidRole(r) {
 			return nil
 		}
-		return []string{fmt.Sprintf("%s：通知对象 %q 无效（unit、author 或 role:角色）", where, a.To)}
+		return []string{fmt.Sprintf("%s：通知对象 %q 无效（unit、author、assignee 或 role:角色）", where, a.To)}
 	case ActionAssign:
 		if !access.ValidRole(a.Role) {
 			return []string{fmt.Sprintf("%s：分派的角色 %q 未知", where, a.Role)}
@@ -293,8 +366,9 @@ func validateAction(a Action, where string) []string {
 		if n := utf8.RuneCountInString(strings.TrimSpace(a.Tag)); n == 0 || n > 20 {
 			return []string{fmt.Sprintf("%s：标签必须是 1–20 个字", where)}
 		}
+	case ActionArchive:
 	default:
-		return []string{fmt.Sprintf("%s：未知动作类型 %q（notify、assign 或 tag）", where, a.Type)}
+		return []string{fmt.Sprintf("%s：未知动作类型 %q（notify、assign、tag 或 archive）", where, a.Type)}
 	}
 	return nil
 }

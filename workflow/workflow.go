@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"infowork/access"
 	"infowork/audit"
 	"infowork/outbox"
+	"infowork/search"
 	"infowork/store"
 	"infowork/submission"
 )
@@ -53,6 +55,7 @@ const (
 	RefusedInvalid   = "invalid"   // no such transition from the current state (422)
 	RefusedForbidden = "forbidden" // the transition exists, the subject's role may not take it (403)
 	RefusedGuard     = "guard"     // a guard failed: required or invalid fields (422)
+	RefusedLocked    = "locked"    // another user holds the item's soft lock (409)
 )
 
 // RefusedError explains why a transition was refused (zh-CN Message), naming the current state
@@ -129,21 +132,33 @@ type item struct {
 	workflowVersion int
 	unitCode        string
 	classification  int
+	archived        bool
+	fields          map[string]string // the fields guards check (GuardFields)
+	lockHolder      int64             // soft lock (package desk), 0 when free or expired
+	lockHolderName  string
+	lockUntil       time.Time
 }
 
-const selectItem = `SELECT s.id, s.version, s.state, s.workflow_name, COALESCE(s.workflow_version, 1), u.code, s.classification
-	FROM submissions s JOIN units u ON u.id = s.unit_id`
+const selectItem = `SELECT s.id, s.version, s.state, s.workflow_name, COALESCE(s.workflow_version, 1), u.code, s.classification,
+		s.archived_at IS NOT NULL, s.title, s.body_text, s.writer_name, s.writer_phone, COALESCE(s.category_id::text, ''),
+		COALESCE(CASE WHEN s.lock_expires_at > now() THEN s.lock_holder_id END, 0),
+		COALESCE(NULLIF(lh.display_name, ''), lh.username, ''), COALESCE(s.lock_expires_at, 'epoch')
+	FROM submissions s JOIN units u ON u.id = s.unit_id LEFT JOIN users lh ON lh.id = s.lock_holder_id`
 
-// loadItem reads submission id if sub may read it (store.ErrNotFound otherwise).
+// loadItem reads submission id if sub may read it (store.ErrNotFound otherwise). Archived
+// items are found only for reading (their history stays visible).
 func loadItem(ctx context.Context, tx pgx.Tx, sub access.Subject, id int64, lock bool) (item, error) {
 	pred, args := access.Predicate(sub, "s", 2)
-	q := selectItem + ` WHERE s.id = $1 AND s.archived_at IS NULL AND ` + pred
+	q := selectItem + ` WHERE s.id = $1 AND ` + pred
 	if lock {
-		q += ` FOR UPDATE OF s`
+		q += ` AND s.archived_at IS NULL FOR UPDATE OF s`
 	}
 	var it item
+	var title, body, wn, wp, cat string
 	err := tx.QueryRow(ctx, q, append([]any{id}, args...)...).Scan(&it.id, &it.version, &it.state, &it.workflow,
-		&it.workflowVersion, &it.unitCode, &it.classification)
+		&it.workflowVersion, &it.unitCode, &it.classification, &it.archived, &title, &body, &wn, &wp, &cat,
+		&it.lockHolder, &it.lockHolderName, &it.lockUntil)
+	it.fields = map[string]string{"title": title, "body": body, "writer_name": wn, "writer_phone": wp, "category": cat}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return it, fmt.Errorf("workflow: submission %d: %w", id, store.ErrNotFound)
 	}
@@ -198,6 +213,9 @@ func permits(sub access.Subject, t Transition, unitCode string) bool {
 
 func choices(d Definition, sub access.Subject, it item) []Choice {
 	out := []Choice{}
+	if it.archived {
+		return out
+	}
 	for _, t := range d.From(it.state) {
 		if permits(sub, t, it.unitCode) {
 			out = append(out, Choice{Code: t.Code, Label: t.Label, To: t.To, ToName: d.StateName(t.To), Require: t.Require})
@@ -271,12 +289,21 @@ func (s *Service) Transition(ctx context.Context, sub access.Subject, id int64, 
 				Message: fmt.Sprintf("当前状态为「%s」，「%s」只能由%s执行（单位角色仅限本单位的信息）。%s",
 					d.StateName(it.state), t.Label, strings.Join(names, "、"), describe(allowed))}
 		}
+		if it.lockHolder != 0 && it.lockHolder != sub.UserID {
+			return &RefusedError{Kind: RefusedLocked, Transition: code, State: it.state, StateName: d.StateName(it.state), Allowed: allowed,
+				Message: fmt.Sprintf("此信息正由%s处理（锁定至 %s），请待其完成或请签发人解除锁定后再操作",
+					it.lockHolderName, it.lockUntil.In(search.Location).Format("15:04"))}
+		}
 		reason, comment, err := checkGuards(d, t, it, in)
 		if err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `UPDATE submissions SET state = $2, version = version + 1, updated_at = now()
-			WHERE id = $1 RETURNING version`, id, t.To).Scan(&res.Version); err != nil {
+		// Entering a terminal state ends the work on the item: its soft lock is released.
+		to, _ := d.State(t.To)
+		if err := tx.QueryRow(ctx, `UPDATE submissions SET state = $2, version = version + 1, updated_at = now(),
+				lock_holder_id = CASE WHEN $3 THEN NULL ELSE lock_holder_id END,
+				lock_expires_at = CASE WHEN $3 THEN NULL ELSE lock_expires_at END
+			WHERE id = $1 RETURNING version`, id, t.To, to.Terminal).Scan(&res.Version); err != nil {
 			return fmt.Errorf("workflow: transition %d: %w", id, err)
 		}
 		var actor *int64
@@ -290,7 +317,6 @@ func (s *Service) Transition(ctx context.Context, sub access.Subject, id int64, 
 			return fmt.Errorf("workflow: transition %d: record event: %w", id, err)
 		}
 		from, _ := d.State(it.state)
-		to, _ := d.State(t.To)
 		var actions []Action
 		actions = append(actions, from.OnLeave...)
 		actions = append(actions, t.Actions...)
@@ -345,9 +371,19 @@ func checkGuards(d Definition, t Transition, it item, in Input) (reason, comment
 	if n := utf8.RuneCountInString(comment); n > MaxCommentRunes {
 		fields[FieldComment] = fmt.Sprintf("说明最多 %d 个字（现在 %d 个）", MaxCommentRunes, n)
 	}
+	order := []string{FieldReason, FieldComment}
+	for _, g := range t.Guards {
+		if _, done := fields[g.Field]; done {
+			continue
+		}
+		if m := g.check(it.fields[g.Field]); m != "" {
+			fields[g.Field] = m
+			order = append(order, g.Field)
+		}
+	}
 	if len(fields) > 0 {
 		parts := make([]string, 0, len(fields))
-		for _, f := range []string{FieldReason, FieldComment} {
+		for _, f := range order {
 			if m, ok := fields[f]; ok {
 				parts = append(parts, m)
 			}
@@ -356,6 +392,35 @@ func checkGuards(d Definition, t Transition, it item, in Input) (reason, comment
 			Fields: fields, Message: strings.Join(parts, "；")}
 	}
 	return reason, comment, nil
+}
+
+// phoneRE accepts mainland mobile numbers and landlines with an area code (0731-1234567,
+// 0731 12345678, 13812345678), optionally with an extension.
+var phoneRE = regexp.MustCompile(`^(1[3-9]\d{9}|0\d{2,3}[- ]?\d{7,8}([- ]?\d{1,6})?)$`)
+
+// check returns the zh-CN problem of value under g ("" when it passes).
+func (g Guard) check(value string) string {
+	value = strings.TrimSpace(value)
+	name := GuardFields[g.Field]
+	var msg string
+	switch g.Check {
+	case CheckRequired:
+		if value == "" {
+			msg = "必须填写" + name
+		}
+	case CheckPhone:
+		if value != "" && !phoneRE.MatchString(value) {
+			msg = name + "「" + value + "」不像电话号码（手机号或带区号的座机号）"
+		}
+	case CheckMinLength:
+		if n := utf8.RuneCountInString(value); n < g.Value {
+			msg = fmt.Sprintf("%s至少 %d 个字（现在 %d 个）", name, g.Value, n)
+		}
+	}
+	if msg != "" && g.Message != "" {
+		return g.Message
+	}
+	return msg
 }
 
 // notifyRecipients selects the users a notification goes to: active accounts other than the
@@ -386,6 +451,8 @@ func runAction(ctx context.Context, tx pgx.Tx, a Action, sub access.Subject, id,
 			target = `u.unit_id = s.unit_id AND u.roles && ARRAY['reporter', 'unit_approver']`
 		case a.To == "author":
 			target = `u.id = s.author_id`
+		case a.To == "assignee":
+			target = `u.id = s.assignee_id`
 		default:
 			target = `$6 = ANY (u.roles)`
 			args = append(args, strings.TrimPrefix(a.To, "role:"))
@@ -397,6 +464,9 @@ func runAction(ctx context.Context, tx pgx.Tx, a Action, sub access.Subject, id,
 		return err
 	case ActionTag:
 		_, err := tx.Exec(ctx, `UPDATE submissions SET tags = array_append(tags, $2) WHERE id = $1 AND NOT ($2 = ANY (tags))`, id, a.Tag)
+		return err
+	case ActionArchive:
+		_, err := tx.Exec(ctx, `UPDATE submissions SET archived_at = COALESCE(archived_at, now()) WHERE id = $1`, id)
 		return err
 	}
 	return fmt.Errorf("unknown action %q", a.Type)

@@ -57,7 +57,8 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) draft(t *testing.T, author string) int64 {
 	t.Helper()
-	c, err := f.subs.Create(context.Background(), f.users[author], submission.Input{Title: "东湖街道加装电梯进展", Body: "正文。", Draft: true}, "127.0.0.1")
+	c, err := f.subs.Create(context.Background(), f.users[author], submission.Input{Title: "东湖街道加装电梯进展", Body: "正文。",
+		WriterName: "张三", WriterPhone: "0731-84001234", Draft: true}, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,14 +111,22 @@ func (f *fixture) indexedState(t *testing.T, id int64) string {
 func TestMigrationSeedsEmbeddedDefault(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	d, err := f.wf.Definition(context.Background(), workflow.DefaultName, 1)
+	list, err := f.wf.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Version != 2 || !list[0].Active || list[1].Version != 1 || list[1].Active {
+		t.Fatalf("seeded versions: %+v", list)
+	}
+	d, err := f.wf.Definition(context.Background(), workflow.DefaultName, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(d, workflow.Default()) {
-		t.Errorf("migration 0007 seeds a default definition that differs from workflow/default.json")
+		t.Errorf("migration 0010 seeds a default definition that differs from workflow/default.json")
 	}
-	// A report created without a draft flag follows the active version and starts submitted.
+	// A report created without a draft flag follows the active version and starts in its
+	// direct state (submitted).
 	c, err := f.subs.Create(context.Background(), f.users["rep_a"], submission.Input{Title: "直接报送", Body: "正文"}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -127,8 +136,8 @@ func TestMigrationSeedsEmbeddedDefault(t *testing.T) {
 	if err := f.db.QueryRow(context.Background(), `SELECT workflow_version, state FROM submissions WHERE id = $1`, c.ID).Scan(&wv, &st); err != nil {
 		t.Fatal(err)
 	}
-	if wv != 1 || st != submission.StateSubmitted {
-		t.Errorf("new report: workflow version %d state %s, want 1 submitted", wv, st)
+	if wv != 2 || st != submission.StateSubmitted {
+		t.Errorf("new report: workflow version %d state %s, want 2 submitted", wv, st)
 	}
 }
 
@@ -144,7 +153,7 @@ func TestDefaultPathAuditedHistoryIndexed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if av.State != "draft" || len(av.Transitions) != 1 || av.Transitions[0].Code != "submit" {
+	if av.State != "draft" || len(av.Transitions) != 2 || av.Transitions[0].Code != "submit" || av.Transitions[1].Code != "discard" {
 		t.Fatalf("reporter on a draft: %+v", av)
 	}
 	auditBefore := f.count(t, `SELECT count(*) FROM audit_log WHERE action LIKE 'workflow.%'`)
@@ -423,14 +432,14 @@ func TestItemsKeepTheirDefinitionVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Version != 2 || !st.Active {
+	if st.Version != 3 || !st.Active {
 		t.Fatalf("published %+v", st)
 	}
-	if n := f.count(t, `SELECT count(*) FROM audit_log WHERE action = 'workflow.publish' AND outcome = 'success' AND detail = 'version=2'`); n != 1 {
+	if n := f.count(t, `SELECT count(*) FROM audit_log WHERE action = 'workflow.publish' AND outcome = 'success' AND detail = 'version=3'`); n != 1 {
 		t.Errorf("publish audited %d times", n)
 	}
 	list, err := f.wf.List(ctx)
-	if err != nil || len(list) != 2 || list[0].Version != 2 || !list[0].Active || list[1].Active {
+	if err != nil || len(list) != 3 || list[0].Version != 3 || !list[0].Active || list[1].Active || list[2].Active {
 		t.Fatalf("list: %+v %v", list, err)
 	}
 	// Definitions never change in place.
@@ -439,9 +448,9 @@ func TestItemsKeepTheirDefinitionVersion(t *testing.T) {
 	}
 
 	fresh := f.draft(t, "rep_a")
-	// The old item still goes through unit approval (version 1); the new one skips it.
+	// The old item still goes through unit approval (version 2); the new one skips it.
 	if r := f.step(t, "rep_a", old, "submit", workflow.Input{}); r.To != "unit_approval" {
-		t.Errorf("old item submitted to %s, want unit_approval (version 1)", r.To)
+		t.Errorf("old item submitted to %s, want unit_approval (version 2)", r.To)
 	}
 	if r := f.step(t, "rep_a", fresh, "submit", workflow.Input{}); r.To != "submitted" {
 		t.Errorf("new item submitted to %s, want submitted (version 2)", r.To)
@@ -463,10 +472,10 @@ func TestItemsKeepTheirDefinitionVersion(t *testing.T) {
 		}
 		return false
 	}
-	if avOld.WorkflowVersion != 1 || !has(avOld.Transitions, "file") {
+	if avOld.WorkflowVersion != 2 || !has(avOld.Transitions, "file") {
 		t.Errorf("old item: %+v", avOld)
 	}
-	if avNew.WorkflowVersion != 2 || has(avNew.Transitions, "file") {
+	if avNew.WorkflowVersion != 3 || has(avNew.Transitions, "file") {
 		t.Errorf("new item: %+v", avNew)
 	}
 }
