@@ -33,6 +33,8 @@ Commands:
   audit verify   verify the audit log's hash chain
   outbox replay  return dead-letter outbox rows to the queue
   analyze [--mode index|query] TEXT…  print the tokens of TEXT (or standard input) as term, start, end
+  bench      performance harness: generated corpus, load/freshness/search/HTTP/memory vs PG FTS
+             and OpenSearch; appends to BENCHMARKS.md [--docs N] [--opensearch URL] [--profile DIR]
   version
 
 Configuration (environment): INFOWORK_DATABASE_URL, INFOWORK_HTTP_ADDR (127.0.0.1:8080),
@@ -98,6 +100,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdReindex(ctx, rest)
 	case "reconcile":
 		return cmdReconcile(ctx, rest)
+	case "bench":
+		return cmdBench(ctx, rest)
 	case "analyze":
 		return cmdAnalyze(ctx, rest, os.Stdin, os.Stdout)
 	case "audit":

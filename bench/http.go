@@ -1,0 +1,385 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"infowork/demo"
+	"infowork/search"
+	"infowork/webapp"
+)
+
+// HTTP workload shares (per mille): searches through the JSON API and the server-rendered page,
+// report list pages, and new reports.
+const (
+	httpAPISearch  = 550
+	httpPageSearch = 150
+	httpList       = 200
+	// the rest (100‰): POST /api/v1/submissions
+)
+
+// httpScenario is scenario 4: the web app on a loopback port (Fiber, the embedded engine, the
+// indexer running), driven by vegeta at a constant rate with a mixed workload.
+func (e *env) httpScenario(ctx context.Context) error {
+	if e.cfg.Auth == nil {
+		return fmt.Errorf("bench: the HTTP scenario needs Config.Auth")
+	}
+	app, err := webapp.New(webapp.Options{DB: e.cfg.DB, Auth: e.cfg.Auth, Submissions: e.subs, Engine: e.engine, Logger: e.cfg.Logger,
+		// The load generator is four sessions; the per-session budget (600/min by default) is
+		// meant for people, so it is raised here. The limiter still counts every request.
+		RateLimits: webapp.RateLimits{LoginPerIP: 1000, LoginPerUser: 1000, PerSession: 100_000_000}})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_ = app.Shutdown(sctx)
+		cancel()
+		ln.Close()
+		<-served
+	}()
+	base := "http://" + ln.Addr().String()
+	researcher, err := login(base, "researcher")
+	if err != nil {
+		return err
+	}
+	reporter, err := login(base, "reporter")
+	if err != nil {
+		return err
+	}
+	targets, kinds := e.httpTargets(base, researcher, reporter)
+	var i int
+	targeter := func(t *vegeta.Target) error {
+		*t = targets[i%len(targets)]
+		i++
+		return nil
+	}
+	attacker := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.Workers(64), vegeta.MaxWorkers(512), vegeta.KeepAlive(true))
+	rate := vegeta.Rate{Freq: e.cfg.HTTPRate, Per: time.Second}
+	var all vegeta.Metrics
+	per := map[string]*vegeta.Metrics{}
+	codes := map[string]int{}
+	var prof func()
+	if e.cfg.ProfileDir != "" {
+		prof = e.cpuProfile("http-mixed")
+	}
+	for res := range attacker.Attack(targeter, rate, e.cfg.HTTPDuration, "mixed") {
+		all.Add(res)
+		k := kinds[res.URL+" "+res.Method]
+		if k == "" {
+			k = kindOf(res.Method, res.URL)
+		}
+		if per[k] == nil {
+			per[k] = &vegeta.Metrics{}
+		}
+		per[k].Add(res)
+		if res.Code < 200 || res.Code >= 300 {
+			codes[strconv.Itoa(int(res.Code))+" "+k]++
+		}
+	}
+	if prof != nil {
+		prof()
+	}
+	all.Close()
+	t := &Table{Title: fmt.Sprintf("HTTP through Fiber: mixed workload at %d requests/s for %s (vegeta)", e.cfg.HTTPRate, e.cfg.HTTPDuration),
+		Header: []string{"requests", "share", "throughput/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "success"}}
+	t.add("all", strconv.FormatUint(all.Requests, 10), "100%", fmt.Sprintf("%.0f", all.Throughput), ms(all.Latencies.P50), ms(all.Latencies.P90),
+		ms(all.Latencies.P99), ms(all.Latencies.Max), fmt.Sprintf("%.2f%%", all.Success*100))
+	names := make([]string, 0, len(per))
+	for k := range per {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		m := per[k]
+		m.Close()
+		t.add(k, strconv.FormatUint(m.Requests, 10), fmt.Sprintf("%.0f%%", float64(m.Requests)*100/float64(max(all.Requests, 1))),
+			fmt.Sprintf("%.0f", m.Throughput), ms(m.Latencies.P50), ms(m.Latencies.P90), ms(m.Latencies.P99), ms(m.Latencies.Max), fmt.Sprintf("%.2f%%", m.Success*100))
+	}
+	e.res.HTTPSuccess, e.res.HTTPRequests, e.res.HTTPP99, e.res.HTTPThroughput = all.Success, int(all.Requests), all.Latencies.P99, all.Throughput // #nosec G115 -- a request count
+	verdict := "met"
+	if all.Throughput < 1000 || all.Latencies.P99 > 200*time.Millisecond || all.Success < 1 {
+		verdict = "MISSED"
+	}
+	t.Notes = append(t.Notes,
+		"mix: 55% GET /api/v1/search (five facets, month histogram, highlighting), 15% GET /search (the HTML page), 20% GET /api/v1/submissions (list pages 1–50), 10% POST /api/v1/submissions (new reports, indexed while the load runs)",
+		"sessions: demo researcher (searches) and reporter (lists, submissions), bearer tokens; the database-backed rate limiter counts every request",
+		fmt.Sprintf("target: ≥ 1,000 req/s with p99 ≤ 200 ms and zero errors: %s", verdict))
+	if len(codes) > 0 {
+		var parts []string
+		for k, n := range codes {
+			parts = append(parts, fmt.Sprintf("%s ×%d", k, n))
+		}
+		sort.Strings(parts)
+		t.Notes = append(t.Notes, "failures: "+strings.Join(parts, ", "))
+		if len(all.Errors) > 0 {
+			t.Notes = append(t.Notes, "first errors: "+strings.Join(all.Errors[:min(3, len(all.Errors))], " | "))
+		}
+	}
+	e.table(t)
+	return nil
+}
+
+func kindOf(method, u string) string {
+	switch {
+	case method == http.MethodPost:
+		return "POST /api/v1/submissions"
+	case strings.Contains(u, "/api/v1/search"):
+		return "GET /api/v1/search"
+	case strings.Contains(u, "/api/v1/submissions"):
+		return "GET /api/v1/submissions"
+	default:
+		return "GET /search (page)"
+	}
+}
+
+func login(base, user string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"username": user, "password": demo.Password})
+	resp, err := http.Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader(body)) // #nosec G107 -- loopback test server
+	if err != nil {
+		return "", fmt.Errorf("bench: login %s: %w", user, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Token string `json:"token"`
+		State string `json:"state"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.Token == "" {
+		return "", fmt.Errorf("bench: login %s: %d %s", user, resp.StatusCode, raw)
+	}
+	if out.State != "" && out.State != "ok" && out.State != "active" {
+		return "", fmt.Errorf("bench: login %s: session state %q (the bench accounts must not need a second factor)", user, out.State)
+	}
+	return out.Token, nil
+}
+
+// httpTargets builds a deterministic request sequence: 1,000 requests in the workload's shares,
+// replayed in a loop. New reports get unique source documents (beyond the loaded ones).
+func (e *env) httpTargets(base, researcher, reporter string) ([]vegeta.Target, map[string]string) {
+	queries := Queries(e.gen, e.cfg.Analyzer, 700)
+	hdr := func(tok string) http.Header {
+		h := http.Header{}
+		h.Set("Authorization", "Bearer "+tok)
+		return h
+	}
+	kinds := map[string]string{}
+	var ts []vegeta.Target
+	qi, li, pi := 0, 0, 0
+	for k := 0; k < 1000; k++ {
+		p := (k * 379) % 1000 // spread the kinds over the sequence
+		switch {
+		case p < httpAPISearch:
+			q := queries[qi%len(queries)]
+			qi++
+			ts = append(ts, vegeta.Target{Method: http.MethodGet, URL: base + "/api/v1/search?" + searchParams(q).Encode() +
+				"&facets=" + strings.Join(search.AllFacets, ",") + "&interval=month", Header: hdr(researcher)})
+		case p < httpAPISearch+httpPageSearch:
+			q := queries[qi%len(queries)]
+			qi++
+			ts = append(ts, vegeta.Target{Method: http.MethodGet, URL: base + "/search?" + searchParams(q).Encode(), Header: hdr(researcher)})
+		case p < httpAPISearch+httpPageSearch+httpList:
+			li++
+			ts = append(ts, vegeta.Target{Method: http.MethodGet, URL: base + "/api/v1/submissions?page=" + strconv.Itoa(li%50+1), Header: hdr(reporter)})
+		default:
+			pi++
+			d := e.gen.Doc(e.cfg.Docs + 10_000 + pi)
+			body, _ := json.Marshal(map[string]string{"title": d.Title, "body": d.Body, "category": d.CategoryCode,
+				"urgency": d.Urgency, "classification": "internal"})
+			h := hdr(reporter)
+			h.Set("Content-Type", "application/json")
+			ts = append(ts, vegeta.Target{Method: http.MethodPost, URL: base + "/api/v1/submissions", Body: body, Header: h})
+		}
+		last := ts[len(ts)-1]
+		kinds[last.URL+" "+last.Method] = kindOf(last.Method, last.URL)
+	}
+	return ts, kinds
+}
+
+func searchParams(q search.Query) url.Values {
+	v := url.Values{}
+	v.Set("q", q.Text)
+	for _, u := range q.Units {
+		v.Add("unit", u)
+	}
+	for _, c := range q.Categories {
+		v.Add("category", c)
+	}
+	for _, d := range q.Districts {
+		v.Add("district", d)
+	}
+	if !q.From.IsZero() {
+		v.Set("from", q.From.Format("2006-01-02"))
+	}
+	if q.Sort != "" {
+		v.Set("sort", q.Sort)
+	}
+	return v
+}
+
+// memory is scenario 5: peak resident memory of each process, per million documents.
+func (e *env) memory(ctx context.Context) {
+	t := &Table{Title: fmt.Sprintf("Memory: peak resident set per process, %d documents", e.cfg.Docs),
+		Header: []string{"process", "peak RSS MiB", "MiB per million docs", "how measured"}}
+	perM := func(kb int64) string {
+		return fmt.Sprintf("%.0f", float64(kb)/1024/(float64(e.cfg.Docs)/1e6))
+	}
+	if kb := procStatus(os.Getpid(), "VmHWM"); kb > 0 {
+		t.add("infowork bench (web app + indexer + embedded engine, in one process)", fmt.Sprintf("%.0f", float64(kb)/1024), perM(kb), "VmHWM of the process")
+	}
+	var backend int
+	if err := e.cfg.DB.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err == nil {
+		if pm := procStatus(backend, "PPid"); pm > 0 {
+			kb := pssTree(int(pm))
+			if kb > 0 {
+				t.add("PostgreSQL (postmaster and backends)", fmt.Sprintf("%.0f", float64(kb)/1024), perM(kb), "sum of PSS at the end (shared buffers counted once); the cluster may serve other databases")
+			}
+		}
+	}
+	if e.os != nil {
+		if pid := openSearchPID(e.cfg.OpenSearchURL); pid > 0 {
+			if kb := procStatus(pid, "VmHWM"); kb > 0 {
+				t.add("OpenSearch (JVM)", fmt.Sprintf("%.0f", float64(kb)/1024), perM(kb), "VmHWM of the JVM; it holds other indices of the test node too")
+			}
+		}
+	}
+	if size := dirSize(e.cfg.IndexDir); size > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("embedded index on disk: %.0f MiB (%.0f MiB per million docs)", float64(size)/(1<<20), float64(size)/(1<<20)/(float64(e.cfg.Docs)/1e6)))
+	}
+	var pgSize int64
+	if err := e.cfg.DB.QueryRow(ctx, `SELECT pg_total_relation_size('bench_fts')`).Scan(&pgSize); err == nil {
+		t.Notes = append(t.Notes, fmt.Sprintf("pg-fts table with its GIN index: %.0f MiB", float64(pgSize)/(1<<20)))
+	}
+	e.table(t)
+}
+
+// procStatus reads a kB (or plain number) field of /proc/PID/status.
+func procStatus(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && k == field {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// pssTree sums the PSS (kB) of pid and its direct children.
+func pssTree(pid int) int64 {
+	total := pss(pid)
+	entries, _ := os.ReadDir("/proc")
+	for _, en := range entries {
+		child, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		if procStatus(child, "PPid") == int64(pid) {
+			total += pss(child)
+		}
+	}
+	return total
+}
+
+func pss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "Pss:") {
+			f := strings.Fields(l)
+			if len(f) >= 2 {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// openSearchPID finds the JVM listening on the OpenSearch URL's port from /proc/net/tcp.
+func openSearchPID(u string) int {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return 0
+	}
+	port, err := strconv.Atoi(pu.Port())
+	if err != nil {
+		return 0
+	}
+	inodes := map[string]bool{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(l)
+			if len(fs) < 10 || fs[3] != "0A" { // LISTEN
+				continue
+			}
+			_, hexPort, _ := strings.Cut(fs[1], ":")
+			if p, err := strconv.ParseInt(hexPort, 16, 32); err == nil && int(p) == port {
+				inodes["socket:["+fs[9]+"]"] = true
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return 0
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, en := range entries {
+		pid, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[l] {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
