@@ -49,6 +49,11 @@ type Options struct {
 	// AfterApply, when set, runs after the engine write and before the ack. Tests use it to
 	// simulate a crash between the two (return an error and the batch is rolled back).
 	AfterApply func(ctx context.Context, items []outbox.Item) error
+	// OnIndexed, when set, is called after each batch commits with the documents the engine
+	// accepted (upserts that were not stale). Saved-search subscriptions match new items here
+	// (package savedsearch) instead of re-running queries on a timer. It runs on the indexer's
+	// goroutine, so it must be quick and handle its own errors.
+	OnIndexed func(ctx context.Context, docs []search.Document)
 }
 
 func (o *Options) defaults() error {
@@ -254,13 +259,17 @@ func (ix *Indexer) ProcessBatch(ctx context.Context) (int, error) {
 	}
 	ix.metrics.batches.WithLabelValues("ok").Inc()
 	ix.metrics.batchDuration.Observe(time.Since(start).Seconds())
+	if ix.opts.OnIndexed != nil && len(result.indexed) > 0 {
+		ix.opts.OnIndexed(ctx, result.indexed)
+	}
 	ix.signalBatch()
 	return len(items), nil
 }
 
 type applyResult struct {
-	ack   []int64
-	acked map[int64]bool
+	ack     []int64
+	acked   map[int64]bool
+	indexed []search.Document // upserts the engine accepted (for Options.OnIndexed)
 }
 
 // key identifies a record across entities.
@@ -360,6 +369,9 @@ func (ix *Indexer) apply(ctx context.Context, tx pgx.Tx, items []outbox.Item) (a
 				outcome = "stale"
 			}
 			ix.metrics.docs.WithLabelValues(kindLabel, outcome).Inc()
+			if !r.Stale && ops[i].Kind == search.OpUpsert && ix.opts.OnIndexed != nil {
+				res.indexed = append(res.indexed, *ops[i].Doc)
+			}
 			for _, it := range rows {
 				res.ack = append(res.ack, it.ID)
 				res.acked[it.ID] = true
