@@ -1,6 +1,7 @@
 package submission_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 )
 
 var allowedTags = map[string]bool{"p": true, "br": true, "strong": true, "b": true, "em": true, "i": true, "u": true,
-	"ul": true, "ol": true, "li": true, "blockquote": true, "h2": true, "h3": true, "h4": true, "table": true,
+	"ul": true, "ol": true, "li": true, "blockquote": true, "h1": true, "img": true, "h2": true, "h3": true, "h4": true, "table": true,
 	"thead": true, "tbody": true, "tr": true, "th": true, "td": true, "sub": true, "sup": true, "a": true}
 
 // FuzzSanitize checks the body policy: whatever comes in, what comes out holds only allowed
@@ -39,7 +40,7 @@ func FuzzSanitize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		out := svc.Sanitize(in)
 		low := strings.ToLower(out)
-		if strings.Contains(low, "<script") || strings.Contains(low, "<iframe") || strings.Contains(low, "<img") || strings.Contains(low, "<style") {
+		if strings.Contains(low, "<script") || strings.Contains(low, "<iframe") || strings.Contains(low, "<style") {
 			t.Fatalf("Sanitize(%q) = %q keeps a dangerous element", in, out)
 		}
 		z := html.NewTokenizer(strings.NewReader(out))
@@ -74,7 +75,11 @@ func FuzzSanitize(f *testing.F) {
 						!strings.HasPrefix(v, "mailto:") && !strings.ContainsAny(v[:i], "/?#") {
 						t.Fatalf("Sanitize(%q) = %q keeps link %q", in, out, a.Val)
 					}
-				case key == "rel" || key == "colspan" || key == "rowspan":
+				case key == "src":
+					if tok.Data != "img" || !regexp.MustCompile(`^/attachments/[0-9]+/preview$`).MatchString(a.Val) {
+						t.Fatalf("Sanitize(%q) = %q keeps src %q", in, out, a.Val)
+					}
+				case key == "rel" || key == "colspan" || key == "rowspan" || (key == "alt" && tok.Data == "img"):
 				default:
 					t.Fatalf("Sanitize(%q) = %q keeps attribute %s", in, out, a.Key)
 				}

@@ -79,7 +79,7 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string {
 	parts := make([]string, 0, len(e.Fields))
-	for _, f := range []string{"title", "body", "category", "urgency", "classification", "label_categories", "writer_name", "writer_phone", "idempotency_key"} {
+	for _, f := range []string{"title", "body", "category", "urgency", "classification", "label_categories", "writer_name", "writer_phone", "solicitation", "idempotency_key"} {
 		if m, ok := e.Fields[f]; ok {
 			parts = append(parts, m)
 		}
@@ -116,6 +116,29 @@ type Input struct {
 	// workflow transitions; otherwise it is stored as submitted (已报送), as before the workflow.
 	Draft      bool
 	ReportedAt time.Time
+	// RequireWriter makes writer name and phone required (the intake form: people, not
+	// programs, fill it in); with it, and for reports that skip the draft state, the phone must be
+	// a mainland mobile number or a landline with area code.
+	RequireWriter bool
+	// SolicitationID is the solicitation (约稿) or reporting-guide key point (报送要点) the report
+	// answers; 0 for none. Answers are counted on time or late by package solicitation.
+	SolicitationID int64
+}
+
+var (
+	// mainland mobile: 13812345678, +86 138 1234 5678, 138-1234-5678
+	mobileRE = regexp.MustCompile(`^(?:\+?86)?1[3-9][0-9]{9}$`)
+	// landline with area code, optionally an extension: 0731-84001234, 010 12345678,
+	// (0731)84001234, 0731-84001234-801, 0731-84001234转801
+	// (+86 (10) 6512-3456: the international form drops the area code's 0)
+	landlineRE = regexp.MustCompile(`^(?:0[1-9][0-9]{1,2}|\(0[1-9][0-9]{1,2}\)|\+?86\(?[1-9][0-9]{1,2}\)?)-?[2-9][0-9]{6,7}(?:(?:-|转|#)[0-9]{1,6})?$`)
+)
+
+// ValidPhone reports whether s is a mainland mobile number or a landline with area code.
+func ValidPhone(s string) bool {
+	compact := strings.NewReplacer(" ", "", "\u00a0", "", "\u3000", "", "（", "(", "）", ")", "－", "-").Replace(strings.TrimSpace(s))
+	plain := strings.ReplaceAll(compact, "-", "")
+	return mobileRE.MatchString(plain) || landlineRE.MatchString(compact) || landlineRE.MatchString(plain)
 }
 
 // Submission is a stored report as a reader sees it.
@@ -163,8 +186,13 @@ func New(db *pgxpool.Pool) *Service {
 // bodyPolicy allows the structure a report needs and nothing that can run or load.
 func bodyPolicy() *bluemonday.Policy {
 	p := bluemonday.NewPolicy()
-	p.AllowElements("p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "blockquote", "h2", "h3", "h4",
+	p.AllowElements("p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4",
 		"table", "thead", "tbody", "tr", "th", "td", "sub", "sup")
+	// Images only as this system's attachments (uploaded with a caption), never remote or data:.
+	p.AllowAttrs("src").Matching(regexp.MustCompile(`^/attachments/[0-9]{1,18}/preview$`)).OnElements("img")
+	p.AllowAttrs("alt").Matching(regexp.MustCompile(`^[^<>]{0,200}$`)).OnElements("img")
+	p.AllowNoAttrs().OnElements("img")
+	p.SkipElementsContent("xml", "style", "script", "head", "title")
 	p.AllowAttrs("colspan", "rowspan").Matching(regexp.MustCompile(`^[0-9]{1,2}$`)).OnElements("td", "th")
 	p.AllowStandardURLs()
 	p.AllowAttrs("href").OnElements("a")
@@ -172,8 +200,20 @@ func bodyPolicy() *bluemonday.Policy {
 	return p
 }
 
-// Sanitize returns the safe HTML of a rich-text body.
-func (s *Service) Sanitize(h string) string { return s.policy.Sanitize(h) }
+// Sanitize returns the safe HTML of a rich-text body: Word and WPS markup cleaned (clean.go),
+// then the body policy applied.
+func (s *Service) Sanitize(h string) string { return SanitizeHTML(h) }
+
+var sharedPolicy = bodyPolicy()
+
+// SanitizeHTML is Sanitize for callers without a Service (drafts use the same policy).
+func SanitizeHTML(h string) string {
+	out := sharedPolicy.Sanitize(cleanOffice(h))
+	// An <img> left without its src (an image the policy refused) shows as a broken image.
+	return emptyImg.ReplaceAllString(out, "")
+}
+
+var emptyImg = regexp.MustCompile(`<img(\s+alt="[^"]*")?\s*/?>`)
 
 // TextToHTML turns plain text into escaped paragraphs.
 func TextToHTML(t string) string {
@@ -237,7 +277,7 @@ func (s *Service) validate(ctx context.Context, db store.DB, sub access.Subject,
 		ve.add("title", fmt.Sprintf("标题最多 %d 个字（现在 %d 个）", MaxTitleRunes, n))
 	}
 	if strings.TrimSpace(in.BodyHTML) != "" {
-		p.bodyHTML = s.policy.Sanitize(in.BodyHTML)
+		p.bodyHTML = SanitizeHTML(in.BodyHTML)
 	} else {
 		p.bodyHTML = TextToHTML(in.Body)
 	}
@@ -295,11 +335,38 @@ func (s *Service) validate(ctx context.Context, db store.DB, sub access.Subject,
 			p.categoryID = &id
 		}
 	}
-	if utf8.RuneCountInString(in.WriterName) > 50 {
+	name, phone := strings.TrimSpace(in.WriterName), strings.TrimSpace(in.WriterPhone)
+	switch {
+	case utf8.RuneCountInString(name) > 50:
 		ve.add("writer_name", "执笔人姓名最多 50 个字")
+	case name == "" && in.RequireWriter:
+		ve.add("writer_name", "请填写执笔人姓名")
 	}
-	if in.WriterPhone != "" && !phoneRE.MatchString(in.WriterPhone) {
+	switch {
+	case phone == "" && in.RequireWriter:
+		ve.add("writer_phone", "请填写执笔人联系电话")
+	case phone != "" && (in.RequireWriter || !in.Draft) && !ValidPhone(phone):
+		// Drafts may be saved with an unfinished phone: the workflow's guards check it when the
+		// report is submitted for approval.
+		ve.add("writer_phone", "联系电话应为手机号（如 13812345678）或带区号的固定电话（如 0731-84001234）")
+	case phone != "" && !phoneRE.MatchString(phone):
 		ve.add("writer_phone", "联系电话格式不正确")
+	}
+	if in.SolicitationID != 0 {
+		var kind string
+		var deadline *time.Time
+		var targeted bool
+		err := db.QueryRow(ctx, `SELECT s.kind, s.deadline,
+				EXISTS (SELECT 1 FROM solicitation_targets t JOIN units u ON u.id = t.unit_id WHERE t.solicitation_id = s.id AND u.code = $2)
+			FROM solicitations s WHERE s.id = $1 AND s.archived_at IS NULL`, in.SolicitationID, sub.UnitCode).Scan(&kind, &deadline, &targeted)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			ve.add("solicitation", "所答复的约稿或报送要点不存在或已撤销")
+		case err != nil:
+			return p, fmt.Errorf("submission: check solicitation: %w", err)
+		case kind == "solicitation" && !targeted:
+			ve.add("solicitation", "本单位不在该约稿的约稿单位之列")
+		}
 	}
 	if len(in.IdempotencyKey) > 100 {
 		ve.add("idempotency_key", "Idempotency-Key 最长 100 个字符")
@@ -348,6 +415,13 @@ func (s *Service) lastLevel(in Input) label.Level {
 
 func intPtr(i int) *int { return &i }
 
+func solicitationRef(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}
+
 // CreateTx stores a report for unitCode inside tx (used by Create, the demo loader and imports).
 // Under the application's database role, row-level security checks the new row against the
 // transaction's settings: the caller runs access.SetLocal (Create does) or, for trusted loaders,
@@ -382,12 +456,12 @@ func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, unitCode string, sub 
 	}
 	var c Created
 	err = tx.QueryRow(ctx, `INSERT INTO submissions (unit_id, author_id, writer_name, writer_phone, title, body_html, body_text,
-			category_id, district, urgency, classification, label_categories, source, source_ref, idempotency_key, reported_at, state)
-		SELECT u.id, $2, $3, $4, $5, $6, $7, $8, u.district, $9, $10, $15, $11, $12, $13, $14, $16 FROM units u WHERE u.code = $1
+			category_id, district, urgency, classification, label_categories, source, source_ref, idempotency_key, reported_at, state, solicitation_id)
+		SELECT u.id, $2, $3, $4, $5, $6, $7, $8, u.district, $9, $10, $15, $11, $12, $13, $14, $16, $17 FROM units u WHERE u.code = $1
 		ON CONFLICT DO NOTHING
 		RETURNING id, version`,
 		unitCode, authorID, in.WriterName, in.WriterPhone, p.title, p.bodyHTML, p.bodyText,
-		p.categoryID, p.urgency, int(p.level), source, ref, idem, reported, p.labelCategories, state).Scan(&c.ID, &c.Version)
+		p.categoryID, p.urgency, int(p.level), source, ref, idem, reported, p.labelCategories, state, solicitationRef(in.SolicitationID)).Scan(&c.ID, &c.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Either the unit is missing or an earlier request with the same key/ref won.
 		err = tx.QueryRow(ctx, `SELECT id, version FROM submissions
