@@ -1,0 +1,631 @@
+package notes
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"infowork/access"
+	"infowork/attachment"
+	"infowork/audit"
+	"infowork/submission"
+)
+
+// Outcomes of importing one document.
+const (
+	Created   = "created"
+	Updated   = "updated"
+	Unchanged = "unchanged" // same UNID and sequence, same content: a re-import is a no-op
+	Stale     = "stale"     // an older sequence than the stored one: never overwrites
+	Conflict  = "conflict"  // changed on both sides, or same sequence with other content
+	Skipped   = "skipped"
+)
+
+// Options configure an Importer.
+type Options struct {
+	DB *pgxpool.Pool
+	// DataDir holds the blob store (DataDir/blobs, shared with package attachment).
+	DataDir string
+	Mapping *Mapping
+	Logger  *slog.Logger
+	// Progress receives a line now and then while a file is read (nil: none).
+	Progress io.Writer
+	// AfterDocument, when set, runs after each document is committed; an error stops the import
+	// there (tests use it to simulate a crash).
+	AfterDocument func(unid string) error
+}
+
+// Importer writes Notes documents into infowork.
+type Importer struct {
+	db      *pgxpool.Pool
+	blobs   *attachment.Service
+	mapping *Mapping
+	log     *slog.Logger
+	opts    Options
+}
+
+// NewImporter checks the options and prepares the blob store.
+func NewImporter(o Options) (*Importer, error) {
+	if o.DB == nil {
+		return nil, errors.New("notes: Options.DB is required")
+	}
+	if o.DataDir == "" {
+		return nil, errors.New("notes: Options.DataDir is required")
+	}
+	if o.Mapping == nil {
+		o.Mapping = DefaultMapping()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	blobs, err := attachment.New(o.DB, attachment.Options{DataDir: o.DataDir, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("notes: %w", err)
+	}
+	return &Importer{db: o.DB, blobs: blobs, mapping: o.Mapping, log: o.Logger.With("component", "notes"), opts: o}, nil
+}
+
+// Import reads a DXL file, or every .xml/.dxl file under a directory (in name order), imports
+// every document and verifies the result. The report is complete even when err is not nil.
+func (im *Importer) Import(ctx context.Context, path string) (*Report, error) {
+	rep := NewReport("import")
+	files, err := dxlFiles(path)
+	if err != nil {
+		return rep, err
+	}
+	if len(files) == 0 {
+		return rep, fmt.Errorf("notes: no .xml or .dxl file in %s", path)
+	}
+	var runErr error
+	for _, f := range files {
+		if err := im.ImportFile(ctx, f, rep); err != nil {
+			runErr = err
+			break
+		}
+	}
+	if err := im.Verify(ctx, rep); err != nil && runErr == nil {
+		runErr = err
+	}
+	rep.Finish()
+	if err := im.saveRun(context.WithoutCancel(ctx), rep); err != nil && runErr == nil {
+		runErr = err
+	}
+	return rep, runErr
+}
+
+func dxlFiles(path string) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("notes: %w", err)
+	}
+	if !fi.IsDir() {
+		return []string{path}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ext := strings.ToLower(filepath.Ext(p)); !e.IsDir() && (ext == ".xml" || ext == ".dxl") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+// ImportFile imports one DXL file into rep (without verifying).
+func (im *Importer) ImportFile(ctx context.Context, path string, rep *Report) error {
+	f, err := os.Open(path) // #nosec G304 -- operator-supplied export file
+	if err != nil {
+		return fmt.Errorf("notes: %w", err)
+	}
+	defer f.Close()
+	size := int64(0)
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	rep.Files = append(rep.Files, path)
+	return im.ImportReader(ctx, path, f, size, rep)
+}
+
+// ImportReader imports a DXL stream named name (size bytes, 0 if unknown) into rep.
+func (im *Importer) ImportReader(ctx context.Context, name string, r io.Reader, size int64, rep *Report) error {
+	var db DatabaseInfo
+	var acl *ACL
+	aclLoaded := false
+	last := time.Now()
+	docs := 0
+	h := Handler{
+		Database: func(info DatabaseInfo) error {
+			db = info
+			return nil
+		},
+		ACL: func(a ACL) error {
+			acl = &a
+			aclLoaded = true
+			return im.saveDatabase(ctx, db, &a)
+		},
+		Design: func(kind string) error {
+			rep.design(kind)
+			return nil
+		},
+		Progress: func(off int64) {
+			if im.opts.Progress != nil && time.Since(last) > time.Second {
+				last = time.Now()
+				if size > 0 {
+					fmt.Fprintf(im.opts.Progress, "%s: %d 个文档，%.1f%%\n", filepath.Base(name), docs, 100*float64(off)/float64(size))
+				} else {
+					fmt.Fprintf(im.opts.Progress, "%s: %d 个文档\n", filepath.Base(name), docs)
+				}
+			}
+		},
+		Document: func(d *Document) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			docs++
+			if !aclLoaded {
+				replica := db.ReplicaID
+				if replica == "" {
+					replica = d.Info.Attrs["replicaid"]
+				}
+				a, err := im.loadACL(ctx, replica)
+				if err != nil {
+					return err
+				}
+				acl, aclLoaded = a, true
+			}
+			if db.ReplicaID == "" {
+				db.ReplicaID = d.Info.Attrs["replicaid"]
+			}
+			_, err := im.ImportDocument(ctx, db, acl, d, "dxl", rep)
+			if err != nil {
+				return err
+			}
+			if im.opts.AfterDocument != nil {
+				return im.opts.AfterDocument(d.UNID)
+			}
+			return nil
+		},
+	}
+	if err := Parse(r, h); err != nil {
+		return fmt.Errorf("notes: %s: %w", name, err)
+	}
+	if im.opts.Progress != nil {
+		fmt.Fprintf(im.opts.Progress, "%s: %d 个文档，完成\n", filepath.Base(name), docs)
+	}
+	return nil
+}
+
+func (im *Importer) saveDatabase(ctx context.Context, db DatabaseInfo, acl *ACL) error {
+	if db.ReplicaID == "" {
+		return nil
+	}
+	b, err := json.Marshal(acl)
+	if err != nil {
+		return err
+	}
+	_, err = im.db.Exec(ctx, `INSERT INTO notes_databases (replica_id, path, title, acl) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (replica_id) DO UPDATE SET path = EXCLUDED.path, title = EXCLUDED.title, acl = EXCLUDED.acl, updated_at = now()`,
+		db.ReplicaID, db.Path, db.Title, b)
+	if err != nil {
+		return fmt.Errorf("notes: save database %s: %w", db.ReplicaID, err)
+	}
+	return nil
+}
+
+// loadACL returns the stored ACL of a database (by replica id; with none given, the only
+// database known), or nil when none is known.
+func (im *Importer) loadACL(ctx context.Context, replica string) (*ACL, error) {
+	var raw []byte
+	var err error
+	if replica != "" {
+		err = im.db.QueryRow(ctx, `SELECT acl FROM notes_databases WHERE replica_id = $1`, replica).Scan(&raw)
+	} else {
+		err = im.db.QueryRow(ctx, `SELECT acl FROM notes_databases WHERE (SELECT count(*) FROM notes_databases) = 1`).Scan(&raw)
+	}
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && raw == nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notes: load ACL: %w", err)
+	}
+	var a ACL
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("notes: load ACL: %w", err)
+	}
+	return &a, nil
+}
+
+type stored struct {
+	sequence          int64
+	modified          string
+	hash              string
+	submissionID      int64
+	submissionVersion int64
+	currentVersion    int64
+}
+
+// newer reports whether incoming d is a later version than the stored one: by sequence number
+// when both have one (DXL), else by the modification time (DAS answers carry no sequence).
+func newer(d *Document, s stored) (bool, bool) {
+	if d.Sequence > 0 && s.sequence > 0 {
+		return d.Sequence > s.sequence, d.Sequence == s.sequence
+	}
+	dm, ok1 := ParseTime(d.Info.NoteInfo["modified"])
+	sm, ok2 := ParseTime(s.modified)
+	if ok1 && ok2 {
+		return dm.After(sm), dm.Equal(sm)
+	}
+	return d.Sequence > s.sequence, d.Sequence == s.sequence
+}
+
+// ImportDocument writes one document in one transaction: blobs first (content-addressed, so a
+// crash leaves at most unreferenced files), then the record, its attachments, its Notes items
+// and its outbox row. It returns the outcome and records it in rep.
+func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *ACL, d *Document, source string, rep *Report) (string, error) {
+	fs := rep.form(d.Form)
+	fs.Docs++
+	fs.Items += len(d.Items)
+	srcHash := CanonicalHash(d)
+	rep.seen(d, srcHash)
+	if d.Synthetic {
+		rep.explain(d.UNID, "该文档导出时没有 noteinfo（UNID）：以其 DXL 的 SHA-256 作为标识")
+	}
+	if d.InvalidBytes > 0 {
+		fs.Skipped++
+		rep.skip(d, fmt.Sprintf("导出文件含 %d 个无法按声明编码解码的字节（已拒绝，未导入；请检查导出编码）", d.InvalidBytes))
+		rep.outcome(Skipped)
+		return Skipped, nil
+	}
+	for _, f := range d.Files {
+		if err := im.writeBlob(f.SHA256, f.Data); err != nil {
+			return "", err
+		}
+	}
+	rawSum := sha256.Sum256(d.Raw)
+	rawSHA := hex.EncodeToString(rawSum[:])
+	if err := im.writeBlob(rawSHA, d.Raw); err != nil {
+		return "", err
+	}
+	rec := im.mapping.Map(d)
+	rd := ComputeReaders(acl, d, im.mapping)
+	outcome := ""
+	err := pgx.BeginFunc(ctx, im.db, func(tx pgx.Tx) error {
+		outcome = ""
+		if err := access.SetBypass(ctx, tx); err != nil {
+			return err
+		}
+		var s stored
+		err := tx.QueryRow(ctx, `SELECT n.sequence, n.modified, n.canonical_hash, n.submission_id, n.submission_version, s.version
+			FROM notes_documents n JOIN submissions s ON s.id = n.submission_id WHERE n.unid = $1 FOR UPDATE OF n`, d.UNID).
+			Scan(&s.sequence, &s.modified, &s.hash, &s.submissionID, &s.submissionVersion, &s.currentVersion)
+		exists := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("notes: %s: %w", d.UNID, err)
+		}
+		if exists {
+			later, same := newer(d, s)
+			switch {
+			case same && s.hash == srcHash:
+				outcome = Unchanged
+				return nil
+			case same:
+				outcome = Conflict
+				return im.conflict(ctx, tx, d, s, "same_sequence_differs", "same sequence, different content")
+			case !later:
+				outcome = Stale
+				return nil
+			case s.currentVersion != s.submissionVersion:
+				outcome = Conflict
+				return im.conflict(ctx, tx, d, s, "both_changed",
+					fmt.Sprintf("infowork record %d changed (version %d → %d) since the last import", s.submissionID, s.submissionVersion, s.currentVersion))
+			}
+		}
+		unit := rec.UnitCode
+		if unit != "" {
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units WHERE code = $1)`, unit).Scan(&ok); err != nil {
+				return err
+			}
+			if !ok {
+				rep.explain(d.UNID, fmt.Sprintf("单位 %q 不存在，记入默认单位 %s", unit, im.mapping.DefaultUnit))
+				unit = ""
+			}
+		}
+		if unit == "" {
+			unit = im.mapping.DefaultUnit
+		}
+		lr := submission.LegacyRecord{Source: "notes", SourceRef: d.UNID, UnitCode: unit, Title: rec.Title,
+			BodyHTML: rec.BodyHTML, CategoryCode: rec.CategoryCode, Urgency: rec.Urgency, Classification: rec.Classification,
+			Readers: rd.Principals, WriterName: rec.WriterName, ReportedAt: rec.ReportedAt}
+		id, version, err := submission.SaveLegacyTx(ctx, tx, s.submissionID, lr)
+		if errors.Is(err, submission.ErrUnknownUnit) {
+			return fmt.Errorf("notes: the default unit %q does not exist (create it with 'infowork unit create --code %s --name …' or set default_unit in the mapping file)", unit, unit)
+		}
+		if err != nil {
+			return err
+		}
+		body, err := im.files(ctx, tx, d, id, rec.BodyHTML)
+		if err != nil {
+			return err
+		}
+		if body != rec.BodyHTML {
+			if err := submission.SetLegacyBodyTx(ctx, tx, id, body); err != nil {
+				return err
+			}
+		}
+		if err := im.blobRow(ctx, tx, rawSHA, int64(len(d.Raw)), "application/xml"); err != nil {
+			return err
+		}
+		items, _ := json.Marshal(d.Items)
+		if d.Items == nil {
+			items = []byte("[]")
+		}
+		info, _ := json.Marshal(d.Info)
+		_, err = tx.Exec(ctx, `INSERT INTO notes_documents (unid, unid_synthetic, replica_id, database_path, form, note_class,
+				sequence, modified, parent_unid, conflict, review_needed, items, noteinfo, dxl_sha256, canonical_hash, source,
+				submission_id, submission_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $10, $11, $12, $13, $14, $15, $16, $17)
+			ON CONFLICT (unid) DO UPDATE SET replica_id = EXCLUDED.replica_id, database_path = EXCLUDED.database_path,
+				form = EXCLUDED.form, sequence = EXCLUDED.sequence, modified = EXCLUDED.modified,
+				parent_unid = EXCLUDED.parent_unid, conflict = EXCLUDED.conflict,
+				review_needed = notes_documents.review_needed OR EXCLUDED.review_needed, items = EXCLUDED.items,
+				noteinfo = EXCLUDED.noteinfo, dxl_sha256 = EXCLUDED.dxl_sha256, canonical_hash = EXCLUDED.canonical_hash,
+				source = EXCLUDED.source, submission_version = EXCLUDED.submission_version, updated_at = now(), deleted_at = NULL`,
+			d.UNID, d.Synthetic, db.ReplicaID, db.Path, d.Form, d.Class, d.Sequence, d.Info.NoteInfo["modified"], d.Parent,
+			d.Conflict, items, info, rawSHA, srcHash, source, id, version)
+		if err != nil {
+			return fmt.Errorf("notes: %s: save: %w", d.UNID, err)
+		}
+		if err := im.fileRows(ctx, tx, d); err != nil {
+			return err
+		}
+		if exists {
+			outcome = Updated
+		} else {
+			outcome = Created
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	rep.outcome(outcome)
+	switch outcome {
+	case Created:
+		fs.Created++
+	case Updated:
+		fs.Updated++
+	case Unchanged:
+		fs.Unchanged++
+	case Stale:
+		fs.Stale++
+		rep.explain(d.UNID, "库中已有更新的版本（sequence 更大），本次较旧的版本未覆盖")
+	case Conflict:
+		fs.Conflicts++
+	}
+	fs.Attachments += len(d.Files)
+	for _, f := range d.Files {
+		rep.Attachments = append(rep.Attachments, ReportFile{UNID: d.UNID, Kind: f.Kind, Name: f.Name, SHA256: f.SHA256, Size: f.Size})
+	}
+	for _, n := range rd.Unmapped {
+		rep.unmapped(n)
+	}
+	if len(rd.Narrowed) > 0 {
+		rep.explain(d.UNID, "读者名单中 "+strings.Join(rd.Narrowed, "、")+" 在 ACL 中无条目（数据库默认无权访问），按更严格处理")
+	}
+	if d.Conflict {
+		rep.explain(d.UNID, "复制/保存冲突文档：作为关联版本导入（父文档 "+d.Parent+"），已标记待审核")
+	}
+	return outcome, nil
+}
+
+func (im *Importer) conflict(ctx context.Context, tx pgx.Tx, d *Document, s stored, kind, detail string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO notes_conflicts (unid, kind, notes_sequence, stored_sequence, detail)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (unid, kind, notes_sequence) DO NOTHING`, d.UNID, kind, d.Sequence, s.sequence, detail)
+	if err != nil {
+		return fmt.Errorf("notes: %s: record conflict: %w", d.UNID, err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE notes_documents SET review_needed = true WHERE unid = $1`, d.UNID)
+	return err
+}
+
+// files stores the document's attachments as attachments of the record (reusing rows whose
+// content and name did not change, archiving the others) and returns body with the picture and
+// attachment placeholders replaced by their URLs.
+func (im *Importer) files(ctx context.Context, tx pgx.Tx, d *Document, submissionID int64, body string) (string, error) {
+	type key struct{ sha, name string }
+	existing := map[key]int64{}
+	rows, err := tx.Query(ctx, `SELECT a.id, a.blob_sha256, f.name FROM notes_files f JOIN attachments a ON a.id = f.attachment_id
+		WHERE f.unid = $1 AND a.archived_at IS NULL`, d.UNID)
+	if err != nil {
+		return "", err
+	}
+	for rows.Next() {
+		var id int64
+		var k key
+		if err := rows.Scan(&id, &k.sha, &k.name); err != nil {
+			rows.Close()
+			return "", err
+		}
+		existing[k] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	keep := map[int64]bool{}
+	ids := make([]*int64, len(d.Files))
+	pictures := 0
+	for i, f := range d.Files {
+		if f.Size == 0 {
+			continue // the blob store keeps no empty files; the item keeps name, size and hash
+		}
+		ct := contentType(f.Data)
+		if err := im.blobRow(ctx, tx, f.SHA256, f.Size, ct); err != nil {
+			return "", err
+		}
+		k := key{f.SHA256, f.Name}
+		if id, ok := existing[k]; ok && !keep[id] {
+			keep[id] = true
+			ids[i] = &id
+		} else {
+			name := f.Name
+			caption := "Notes 附件：" + f.Name
+			if f.Kind == "picture" {
+				pictures++
+				name = fmt.Sprintf("picture-%d.%s", pictures, f.Name)
+				caption = fmt.Sprintf("Notes 正文图片 %d", pictures)
+			}
+			var id int64
+			err := tx.QueryRow(ctx, `INSERT INTO attachments (submission_id, blob_sha256, filename, caption)
+				VALUES ($1, $2, $3, $4) RETURNING id`, submissionID, f.SHA256, attachment.SafeName(name),
+				truncRunes(strings.TrimSpace(caption), 200)).Scan(&id)
+			if err != nil {
+				return "", fmt.Errorf("notes: %s: attachment %q: %w", d.UNID, f.Name, err)
+			}
+			keep[id] = true
+			ids[i] = &id
+		}
+		if f.Kind == "picture" {
+			body = strings.ReplaceAll(body, picturePrefix+f.SHA256, fmt.Sprintf("/attachments/%d/preview", *ids[i]))
+		} else {
+			body = strings.ReplaceAll(body, filePrefix+url.QueryEscape(f.Name), fmt.Sprintf("/attachments/%d", *ids[i]))
+		}
+	}
+	for _, id := range existing {
+		if !keep[id] {
+			if _, err := tx.Exec(ctx, `UPDATE attachments SET archived_at = now(), version = version + 1 WHERE id = $1`, id); err != nil {
+				return "", err
+			}
+		}
+	}
+	d.fileIDs = ids
+	return body, nil
+}
+
+func (im *Importer) fileRows(ctx context.Context, tx pgx.Tx, d *Document) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM notes_files WHERE unid = $1 AND ordinal >= $2`, d.UNID, len(d.Files)); err != nil {
+		return err
+	}
+	for i, f := range d.Files {
+		var aid *int64
+		if i < len(d.fileIDs) {
+			aid = d.fileIDs[i]
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO notes_files (unid, ordinal, kind, name, sha256, size, attachment_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (unid, ordinal) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name, sha256 = EXCLUDED.sha256,
+				size = EXCLUDED.size, attachment_id = EXCLUDED.attachment_id`, d.UNID, i, f.Kind, f.Name, f.SHA256, f.Size, aid)
+		if err != nil {
+			return fmt.Errorf("notes: %s: file %q: %w", d.UNID, f.Name, err)
+		}
+	}
+	return nil
+}
+
+func contentType(data []byte) string {
+	if k, err := attachment.Detect(data); err == nil {
+		return k.MIME
+	}
+	ct := http.DetectContentType(data)
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	return ct
+}
+
+func (im *Importer) blobRow(ctx context.Context, tx pgx.Tx, sha string, size int64, ct string) error {
+	if size == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING`,
+		sha, size, ct)
+	if err != nil {
+		return fmt.Errorf("notes: blob %s: %w", sha, err)
+	}
+	return nil
+}
+
+// writeBlob stores data at its content address (package attachment's layout) unless present:
+// a temporary file in the store, fsync'd, renamed into place, directories fsync'd.
+func (im *Importer) writeBlob(sha string, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	dst := im.blobs.BlobPath(sha)
+	if fi, err := os.Stat(dst); err == nil && fi.Size() == int64(len(data)) {
+		return nil
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("notes: store blob: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Join(im.blobs.BlobDir(), "tmp"), "upload-notes-*")
+	if err != nil {
+		return fmt.Errorf("notes: store blob: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("notes: store blob: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("notes: store blob: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("notes: store blob: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("notes: store blob: %w", err)
+	}
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if f, err := os.Open(d); err == nil { // #nosec G304 -- inside the blob store
+			_ = f.Sync()
+			f.Close()
+		}
+	}
+	return nil
+}
+
+func (im *Importer) saveRun(ctx context.Context, rep *Report) error {
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, im.db, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO notes_runs (kind, started_at, passed, report) VALUES ($1, $2, $3, $4) RETURNING id`,
+			rep.Kind, rep.StartedAt, rep.Passed, b).Scan(&id); err != nil {
+			return fmt.Errorf("notes: save report: %w", err)
+		}
+		outcome := audit.Success
+		if !rep.Passed {
+			outcome = audit.Failure
+		}
+		return audit.Record(ctx, tx, audit.Event{Username: "notes-migration", Action: "notes." + rep.Kind,
+			Object: fmt.Sprintf("notes_run:%d", id), Outcome: outcome,
+			Detail: fmt.Sprintf("docs=%d created=%d updated=%d unchanged=%d skipped=%d mismatches=%d",
+				rep.Total.Docs, rep.Total.Created, rep.Total.Updated, rep.Total.Unchanged, rep.Total.Skipped, len(rep.Mismatches))})
+	})
+}
