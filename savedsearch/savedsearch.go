@@ -303,5 +303,3 @@ func (s *Service) Notifications(ctx context.Context, userID int64, limit int) ([
 		return n, err
 	})
 }
-
-

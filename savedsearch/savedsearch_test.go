@@ -128,10 +128,10 @@ func urlFix(s string) string {
 }
 
 type env struct {
-	db      *pgxpool.Pool
-	subs    *submission.Service
-	saved   *savedsearch.Service
-	users   map[string]int64
+	db       *pgxpool.Pool
+	subs     *submission.Service
+	saved    *savedsearch.Service
+	users    map[string]int64
 	reporter access.Subject
 }
 
