@@ -22,10 +22,15 @@ const (
 	FacetDistrict       = "district"
 	FacetMonth          = "month"
 	FacetClassification = "classification"
+	// FacetArchived counts records compiled into archived periodical issues (value "archived");
+	// FacetEndorsed counts records with leader endorsements by follow-up status ("open",
+	// "closed"). Records without the fact hold no value, so the facet lists only those with it.
+	FacetArchived = "archived"
+	FacetEndorsed = "endorsed"
 )
 
 // AllFacets is the default facet set of a search page, in display order.
-var AllFacets = []string{FacetUnit, FacetCategory, FacetDistrict, FacetMonth, FacetClassification}
+var AllFacets = []string{FacetUnit, FacetCategory, FacetDistrict, FacetMonth, FacetClassification, FacetArchived, FacetEndorsed}
 
 // Sort orders.
 const (
@@ -77,6 +82,10 @@ type Document struct {
 	// LabelCategories are the label categories (compartments) of the record; a Scope sees the
 	// document only if every one of them is in its Categories.
 	LabelCategories []string
+	// Archived is true when the record is an item of an archived periodical issue (package
+	// periodical); Endorsement is "", "open" or "closed" (leader endorsements and their follow-up).
+	Archived    bool
+	Endorsement string
 }
 
 // Month is the facet value of a date: "2006-01" in the Asia/Shanghai calendar.
@@ -136,6 +145,8 @@ type Query struct {
 	Districts       []string
 	Months          []string // "2006-01"
 	Classifications []int
+	Archived        []string // FacetArchived values ("archived")
+	Endorsed        []string // FacetEndorsed values ("open", "closed")
 	From, To        time.Time // inclusive date range on Document.Date; zero means open
 	Sort            string    // SortRelevance (default) or SortDate (newest first)
 	Page            int       // 1-based

@@ -26,7 +26,7 @@ import (
 
 // IndexName is the directory of the index under Options.Dir; the suffix is the version of the
 // document layout and changes whenever a field changes (a reindex builds the next one).
-const IndexName = "submissions.v4"
+const IndexName = "submissions.v5" // v5: archived and endorsed facets
 
 const (
 	defaultBatchSize = 1000
@@ -53,6 +53,8 @@ const (
 	fReaders        = "readers"
 	fLabelCats      = "labelcats"
 	fDate           = "date"
+	fArchived       = "archived" // v5
+	fEndorsed       = "endorsed" // v5
 	// stored only
 	fUnitName    = "unit_name"
 	fSubcategory = "subcategory"
@@ -70,6 +72,8 @@ var facetFields = map[string]string{
 	search.FacetDistrict:       fDistrict,
 	search.FacetMonth:          fMonth,
 	search.FacetClassification: fClassification,
+	search.FacetArchived:       fArchived,
+	search.FacetEndorsed:       fEndorsed,
 }
 
 // Options configures the engine.
@@ -349,6 +353,12 @@ func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
 		keyword(fDateText, d.Date.Format("2006-01-02T15:04:05.999999999Z07:00"), storedOpts, nil)
 	}
 	keyword(fClassification, levelName(d.Classification), keywordOpts, nil)
+	if d.Archived {
+		keyword(fArchived, "archived", keywordOpts, nil)
+	}
+	if d.Endorsement != "" {
+		keyword(fEndorsed, d.Endorsement, keywordOpts, nil)
+	}
 	doc.AddField(document.NewNumericFieldWithIndexingOptions(fLevel, nil, float64(d.Classification), index.IndexField|index.StoreField))
 	if len(d.Readers) == 0 {
 		keyword(fReaders, noReaders, index.IndexField, nil)

@@ -334,6 +334,8 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 	t.Run("Versioning", func(t *testing.T) { testVersioning(t, e) })
 
 	t.Run("ScopeProperty", func(t *testing.T) { testScopeProperty(t, e) })
+
+	t.Run("PeriodicalFacets", func(t *testing.T) { testPeriodicalFacets(t, e) })
 }
 
 func testVersioning(t *testing.T, e search.Engine) {

@@ -38,6 +38,8 @@ type source struct {
 	Date           string   `json:"date,omitempty"`
 	Readers        []string `json:"readers,omitempty"`
 	LabelCats      []string `json:"labelcats,omitempty"`
+	Archived       string   `json:"archived,omitempty"` // mapping v2
+	Endorsed       string   `json:"endorsed,omitempty"` // mapping v2
 }
 
 const (
@@ -66,7 +68,10 @@ func (e *Engine) buildSource(op search.Op) source {
 		TitleTerms: indexTerms(e.an.Index(d.Title)), BodyTerms: indexTerms(e.an.Index(d.Body)),
 		Unit: d.Unit, UnitName: d.UnitName, Category: d.Category, Subcategory: d.Subcategory,
 		District: d.District, Classification: levelName(lv), Level: &lv,
-		Urgency: d.Urgency, State: d.State,
+		Urgency: d.Urgency, State: d.State, Endorsed: d.Endorsement,
+	}
+	if d.Archived {
+		s.Archived = "archived"
 	}
 	if !d.Date.IsZero() {
 		s.Date = d.Date.Format(dateLayout)

@@ -23,6 +23,8 @@ const (
 	fLabelCats      = "labelcats"
 	fDate           = "date"
 	fID             = "id"
+	fArchived       = "archived"
+	fEndorsed       = "endorsed"
 )
 
 var facetFields = map[string]string{
@@ -31,6 +33,8 @@ var facetFields = map[string]string{
 	search.FacetDistrict:       fDistrict,
 	search.FacetMonth:          fMonth,
 	search.FacetClassification: fClassification,
+	search.FacetArchived:       fArchived,
+	search.FacetEndorsed:       fEndorsed,
 }
 
 var matchNone = obj{"match_none": obj{}}
@@ -102,6 +106,12 @@ func facetFilters(q search.Query) []any {
 			names[i] = levelName(l)
 		}
 		fs = append(fs, anyTerm(fClassification, names))
+	}
+	if len(q.Archived) > 0 {
+		fs = append(fs, anyTerm(fArchived, q.Archived))
+	}
+	if len(q.Endorsed) > 0 {
+		fs = append(fs, anyTerm(fEndorsed, q.Endorsed))
 	}
 	if !q.From.IsZero() || !q.To.IsZero() {
 		r := obj{}
