@@ -614,6 +614,11 @@ func (s *Service) List(ctx context.Context, sub access.Subject, o ListOptions) (
 	return Page{Items: items, Total: total, Page: o.Page, Size: o.Size}, nil
 }
 
+// DocumentHooks complete the documents Documents loads with facts other packages own (package
+// periodical: the archived and endorsed facets). They run on the same connection, in the same
+// read, so every path that builds documents (indexer, reindex, reconciliation) gets them.
+var DocumentHooks []func(ctx context.Context, db store.DB, docs map[int64]search.Document) error
+
 // Documents loads the current rows of ids as search documents (missing ids are absent: the
 // indexer deletes them from the index). It reads outside any access scope: the engine stores the
 // labels and applies each reader's scope at query time. When db can begin a (sub)transaction it
@@ -667,6 +672,11 @@ func Documents(ctx context.Context, db store.DB, ids []int64) (map[int64]search.
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("submission: load documents: %w", err)
+	}
+	for _, h := range DocumentHooks {
+		if err := h(ctx, db, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
