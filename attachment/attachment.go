@@ -43,16 +43,20 @@ import (
 	"infowork/submission"
 )
 
-// DefaultMaxBytes is the default size limit of one file: 1 MiB, the gov intake rule for images
-// (reference A2: jpg/jpeg/png/gif, at most 1 MB per image).
+// DefaultMaxBytes is the default size limit of one image: 1 MiB, the gov intake rule for
+// images (reference A2: jpg/jpeg/png/gif, at most 1 MB per image).
 const DefaultMaxBytes = 1 << 20
+
+// DefaultMaxDocumentBytes is the default size limit of one document (PDF, Office, text): 20 MiB.
+const DefaultMaxDocumentBytes = 20 << 20
 
 // Options configure the service.
 type Options struct {
-	DataDir   string // blobs live under DataDir/blobs
-	MaxBytes  int64  // largest accepted file; default DefaultMaxBytes
-	MaxPixels int64  // largest width × height of an image; default MaxPixels
-	Logger    *slog.Logger
+	DataDir          string // blobs live under DataDir/blobs
+	MaxBytes         int64  // largest accepted image; default DefaultMaxBytes
+	MaxDocumentBytes int64  // largest accepted document; default DefaultMaxDocumentBytes (at least MaxBytes)
+	MaxPixels        int64  // largest width × height of an image; default MaxPixels
+	Logger           *slog.Logger
 }
 
 // Service stores and serves attachments.
@@ -61,6 +65,7 @@ type Service struct {
 	dir       string // blobs root
 	tmp       string // staging directory, inside the blobs root (same file system: rename is atomic)
 	maxBytes  int64
+	maxDoc    int64
 	maxPixels int64
 	log       *slog.Logger
 }
@@ -73,13 +78,17 @@ func New(db *pgxpool.Pool, o Options) (*Service, error) {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
+	if o.MaxDocumentBytes <= 0 {
+		o.MaxDocumentBytes = DefaultMaxDocumentBytes
+	}
+	o.MaxDocumentBytes = max(o.MaxDocumentBytes, o.MaxBytes)
 	if o.MaxPixels <= 0 {
 		o.MaxPixels = MaxPixels
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Service{db: db, dir: filepath.Join(o.DataDir, "blobs"), maxBytes: o.MaxBytes, maxPixels: o.MaxPixels,
+	s := &Service{db: db, dir: filepath.Join(o.DataDir, "blobs"), maxBytes: o.MaxBytes, maxDoc: o.MaxDocumentBytes, maxPixels: o.MaxPixels,
 		log: o.Logger.With("component", "attachment")}
 	s.tmp = filepath.Join(s.dir, "tmp")
 	if err := os.MkdirAll(s.tmp, 0o750); err != nil {
@@ -93,8 +102,11 @@ func New(db *pgxpool.Pool, o Options) (*Service, error) {
 	return s, nil
 }
 
-// MaxBytes is the largest accepted file.
+// MaxBytes is the largest accepted image.
 func (s *Service) MaxBytes() int64 { return s.maxBytes }
+
+// MaxDocumentBytes is the largest accepted document, and so the largest accepted file.
+func (s *Service) MaxDocumentBytes() int64 { return s.maxDoc }
 
 // BlobDir is the root of the blob store.
 func (s *Service) BlobDir() string { return s.dir }
@@ -125,9 +137,10 @@ type Staged struct {
 	SHA256 string
 }
 
-// Stage streams r into a temporary file while hashing it. It reads at most MaxBytes+1 bytes:
-// a longer stream is refused with ErrTooLarge without reading the rest, and the temporary file
-// is removed. The caller must Discard the result (Create does).
+// Stage streams r into a temporary file while hashing it. It reads at most MaxDocumentBytes+1
+// bytes: a longer stream is refused with ErrTooLarge without reading the rest, and the temporary
+// file is removed (images are held to MaxBytes once their type is known). The caller must
+// Discard the result (Create does).
 func (s *Service) Stage(r io.Reader) (*Staged, error) {
 	f, err := os.CreateTemp(s.tmp, "upload-*")
 	if err != nil {
@@ -135,14 +148,14 @@ func (s *Service) Stage(r io.Reader) (*Staged, error) {
 	}
 	st := &Staged{f: f, path: f.Name()}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, s.maxBytes+1))
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, s.maxDoc+1))
 	switch {
 	case err != nil:
 		st.Discard()
 		return nil, fmt.Errorf("attachment: stage: %w", err)
-	case n > s.maxBytes:
+	case n > s.maxDoc:
 		st.Discard()
-		return nil, refuse(ErrTooLarge, "文件超过 %s 的上限，请压缩或缩小后再上传", HumanSize(s.maxBytes))
+		return nil, refuse(ErrTooLarge, "文件超过 %s 的上限，请压缩或拆分后再上传", HumanSize(s.maxDoc))
 	case n == 0:
 		st.Discard()
 		return nil, &ValidationError{Fields: map[string]string{"file": "文件是空的"}}
@@ -218,6 +231,12 @@ type Attachment struct {
 	UploaderName string
 	CreatedAt    time.Time
 	Version      int64
+	// Text extraction of the current version (extraction.go): ExtractPending, ExtractRunning,
+	// ExtractDone, ExtractUnreadable or ExtractFailed, and the reason of the last two.
+	ExtractState  string
+	ExtractReason string
+	Pages         int    // pages, slides or sheets found by extraction (0 before)
+	Method        string // extract.MethodText or extract.MethodOCR
 	// The submission's label, which the attachment inherits.
 	Classification  label.Level
 	LabelCategories []string
@@ -336,9 +355,8 @@ func (s *Service) Create(ctx context.Context, sub access.Subject, in NewAttachme
 		if info.Width > 0 {
 			w, h = &info.Width, &info.Height
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO blobs (sha256, size, content_type, width, height) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (sha256) DO NOTHING`, out.SHA256, out.Size, out.ContentType, w, h); err != nil {
-			return fmt.Errorf("attachment: blob: %w", err)
+		if err := insertBlob(ctx, tx, out, w, h); err != nil {
+			return err
 		}
 		var uploader *int64
 		if sub.UserID != 0 {
@@ -348,6 +366,13 @@ func (s *Service) Create(ctx context.Context, sub access.Subject, in NewAttachme
 			VALUES ($1, $2, $3, $4, $5) RETURNING id, created_at`, in.SubmissionID, out.SHA256, name, caption, uploader).
 			Scan(&out.ID, &out.CreatedAt); err != nil {
 			return fmt.Errorf("attachment: insert: %w", err)
+		}
+		if err := insertVersion(ctx, tx, out.ID, 1, out.SHA256, name, uploader); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT state, COALESCE(reason, ''), COALESCE(pages, 0), COALESCE(method, '') FROM extractions WHERE blob_sha256 = $1`,
+			out.SHA256).Scan(&out.ExtractState, &out.ExtractReason, &out.Pages, &out.Method); err != nil {
+			return fmt.Errorf("attachment: read extraction: %w", err)
 		}
 		// A new attachment is a change of the report: a new version (the engines' external
 		// version and the editors' concurrency token) and an outbox row, so the indexer re-reads it.
@@ -374,37 +399,38 @@ func (s *Service) Create(ctx context.Context, sub access.Subject, in NewAttachme
 	return out, nil
 }
 
-// check detects the type from the content, compares the extension and checks the structure.
+// check detects the type from the content, compares the extension, checks the structure and
+// applies the size limit of the kind.
 func (s *Service) check(st *Staged, filename string) (Kind, Info, error) {
-	head := make([]byte, 512)
-	n, err := st.f.ReadAt(head, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
+	if _, err := st.f.Seek(0, io.SeekStart); err != nil {
 		return Kind{}, Info{}, fmt.Errorf("attachment: read staged file: %w", err)
 	}
-	kind, err := Detect(head[:n])
+	kind, info, err := Check(st.f, st.Size, filename, s.maxPixels)
 	if err != nil {
 		return Kind{}, Info{}, err
 	}
-	if err := CheckExtension(kind, filename); err != nil {
-		return Kind{}, Info{}, err
+	if kind.Image && st.Size > s.maxBytes {
+		return Kind{}, Info{}, refuse(ErrTooLarge, "图片超过 %s 的上限，请压缩或缩小后再上传", HumanSize(s.maxBytes))
 	}
-	info, err := CheckStructure(kind, st.f, st.Size, s.maxPixels)
-	return kind, info, err
+	return kind, info, nil
 }
 
 const selectAttachment = `SELECT a.id, a.submission_id, a.filename, a.caption, b.content_type, b.size, b.sha256,
 	COALESCE(b.width, 0), COALESCE(b.height, 0), COALESCE(a.uploader_id, 0),
-	COALESCE(NULLIF(u.display_name, ''), u.username, ''), a.created_at, a.version, s.classification, s.label_categories
+	COALESCE(NULLIF(u.display_name, ''), u.username, ''), a.created_at, a.version, s.classification, s.label_categories,
+	COALESCE(e.state, 'pending'), COALESCE(e.reason, ''), COALESCE(e.pages, 0), COALESCE(e.method, '')
 	FROM attachments a
 	JOIN submissions s ON s.id = a.submission_id
 	JOIN blobs b ON b.sha256 = a.blob_sha256
+	LEFT JOIN extractions e ON e.blob_sha256 = a.blob_sha256
 	LEFT JOIN users u ON u.id = a.uploader_id`
 
 func scanAttachment(r pgx.CollectableRow) (Attachment, error) {
 	var a Attachment
 	var cl int16
 	err := r.Scan(&a.ID, &a.SubmissionID, &a.Filename, &a.Caption, &a.ContentType, &a.Size, &a.SHA256, &a.Width, &a.Height,
-		&a.UploaderID, &a.UploaderName, &a.CreatedAt, &a.Version, &cl, &a.LabelCategories)
+		&a.UploaderID, &a.UploaderName, &a.CreatedAt, &a.Version, &cl, &a.LabelCategories,
+		&a.ExtractState, &a.ExtractReason, &a.Pages, &a.Method)
 	a.Classification = label.Level(cl)
 	return a, err
 }
@@ -490,3 +516,6 @@ func (s *Service) Open(ctx context.Context, sub access.Subject, id int64, client
 	}
 	return a, f, nil
 }
+
+// Logger is the service's logger (for components built on it).
+func (s *Service) Logger() *slog.Logger { return s.log }

@@ -48,7 +48,7 @@ func newEnv(t *testing.T, maxBytes int64) *env {
 		}
 	}
 	dir := t.TempDir()
-	svc, err := attachment.New(db, attachment.Options{DataDir: dir, MaxBytes: maxBytes, Logger: testenv.Logger(t)})
+	svc, err := attachment.New(db, attachment.Options{DataDir: dir, MaxBytes: maxBytes, MaxDocumentBytes: 4 * maxBytes, Logger: testenv.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,23 @@ func TestRefusalsStoreNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 4096)
 	before := files(t, e.dir)
-	big := bytes.Repeat([]byte{0xFF}, 4097)
+	big := bytes.Repeat([]byte{0xFF}, 4*4096+1)
+	// An image over the image limit though under the document limit.
+	bigPNG := func() []byte {
+		img := image.NewGray(image.Rect(0, 0, 90, 90))
+		x := uint32(1)
+		for i := range img.Pix {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			img.Pix[i] = byte(x)
+		}
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}()
 	cases := []struct {
 		name string
 		sub  access.Subject
@@ -197,6 +213,7 @@ func TestRefusalsStoreNothing(t *testing.T) {
 		want error
 	}{
 		{"too large", e.repA, "a.png", "说明", big, attachment.ErrTooLarge},
+		{"image over the image limit", e.repA, "a.png", "说明", bigPNG, attachment.ErrTooLarge},
 		{"html as png", e.repA, "a.png", "说明", []byte("<html><script>alert(1)</script></html>"), attachment.ErrUnsupported},
 		{"png as jpg", e.repA, "a.jpg", "说明", e.pngData, attachment.ErrUnsupported},
 		{"truncated", e.repA, "a.png", "说明", e.pngData[:len(e.pngData)-5], attachment.ErrMalformed},

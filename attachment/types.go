@@ -15,26 +15,49 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"infowork/extract"
 )
 
 // Kind is one accepted file type. Kinds is the allow-list: the only place that says what may
-// be uploaded. Office formats (DOCX, XLSX, PPTX, WPS) arrive with issue 11, together with the
-// sandboxed extraction that makes them safe to accept.
+// be uploaded. Office Open XML documents are ZIP archives told apart by their main part; the
+// legacy binary formats (.doc, .xls, .wps) are refused with a request to save as DOCX/XLSX, as
+// are encrypted Office files (both are Compound File containers).
 type Kind struct {
 	MIME  string   // as detected from the content and served as Content-Type
 	Name  string   // zh-CN name for messages
 	Exts  []string // accepted file-name extensions, lower case with the dot; the first is canonical
-	Magic [][]byte // the content must start with one of these
+	Magic [][]byte // the content must start with one of these (none: text, sniffed)
 	Image bool     // decoded with image.DecodeConfig; previewable inline
+	Part  string   // Office Open XML: the part that identifies the kind inside the archive
+	Pages bool     // previewed as page images (PDF and images); otherwise as HTML
 }
+
+var zipMagic = [][]byte{[]byte("PK\x03\x04")}
 
 // Kinds is the allow-list of upload types.
 var Kinds = []Kind{
 	{MIME: "image/jpeg", Name: "JPEG 图片", Exts: []string{".jpg", ".jpeg"}, Magic: [][]byte{{0xFF, 0xD8, 0xFF}}, Image: true},
 	{MIME: "image/png", Name: "PNG 图片", Exts: []string{".png"}, Magic: [][]byte{[]byte("\x89PNG\r\n\x1a\n")}, Image: true},
 	{MIME: "image/gif", Name: "GIF 图片", Exts: []string{".gif"}, Magic: [][]byte{[]byte("GIF87a"), []byte("GIF89a")}, Image: true},
-	{MIME: "application/pdf", Name: "PDF 文档", Exts: []string{".pdf"}, Magic: [][]byte{[]byte("%PDF-")}},
+	{MIME: "application/pdf", Name: "PDF 文档", Exts: []string{".pdf"}, Magic: [][]byte{[]byte("%PDF-")}, Pages: true},
+	{MIME: extract.MIMEDOCX, Name: "Word 文档", Exts: []string{".docx"}, Magic: zipMagic, Part: "word/document.xml"},
+	{MIME: extract.MIMEXLSX, Name: "Excel 工作簿", Exts: []string{".xlsx"}, Magic: zipMagic, Part: "xl/workbook.xml"},
+	{MIME: extract.MIMEPPTX, Name: "PowerPoint 演示文稿", Exts: []string{".pptx"}, Magic: zipMagic, Part: "ppt/presentation.xml"},
+	{MIME: extract.MIMEText, Name: "纯文本", Exts: []string{".txt"}},
+	{MIME: extract.MIMEHTML, Name: "网页", Exts: []string{".html", ".htm"}},
 }
+
+func init() {
+	for i := range Kinds {
+		if Kinds[i].Image {
+			Kinds[i].Pages = true
+		}
+	}
+}
+
+// IsDocument reports whether the kind is a document (not an image): the larger size limit.
+func (k Kind) IsDocument() bool { return !k.Image }
 
 // KindOf returns the allowed kind whose MIME type is mime.
 func KindOf(mime string) (Kind, bool) {
@@ -104,17 +127,27 @@ func Reason(err error) string {
 // net/http.DetectContentType (the WHATWG sniffing algorithm) and the kind's magic number must
 // both agree, so an HTML page named photo.png, or a file that merely mentions an image type, is
 // refused.
+//
+// A ZIP archive answers the DOCX kind here; CheckStructure reads the archive and Check refines
+// the kind by its main part. A Compound File (legacy or encrypted Office) is refused with the
+// reason.
 func Detect(head []byte) (Kind, error) {
+	if bytes.HasPrefix(head, cfbMagic) {
+		return Kind{}, refuse(ErrUnsupported, "这是旧版 Office 格式（.doc/.xls/.ppt/.wps）或受密码保护的 Office 文件，请去除密码并另存为 DOCX/XLSX/PPTX 后再上传")
+	}
 	sniffed := http.DetectContentType(head)
 	mime, _, _ := strings.Cut(sniffed, ";")
 	mime = strings.TrimSpace(mime)
+	if mime == "application/zip" {
+		mime = extract.MIMEDOCX
+	}
 	k, ok := KindOf(mime)
-	if ok && slices.ContainsFunc(k.Magic, func(m []byte) bool { return bytes.HasPrefix(head, m) }) {
+	if ok && (len(k.Magic) == 0 || slices.ContainsFunc(k.Magic, func(m []byte) bool { return bytes.HasPrefix(head, m) })) {
 		return k, nil
 	}
 	what := mime
 	switch {
-	case strings.HasPrefix(mime, "text/html"), strings.HasPrefix(mime, "text/xml"):
+	case strings.HasPrefix(mime, "text/xml"):
 		what = mime + "（网页或脚本）"
 	case mime == "application/octet-stream":
 		what = "无法识别的二进制内容"
@@ -135,9 +168,37 @@ func CheckExtension(k Kind, filename string) error {
 	return nil
 }
 
+var cfbMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
 // Info is what the structural check learned.
 type Info struct {
-	Width, Height int // images only
+	Width, Height int  // images only
+	Kind          Kind // Office Open XML: the kind the archive's main part shows
+}
+
+// Check detects the kind from the content (Detect, refined for Office archives), compares the
+// file name's extension and checks the structure.
+func Check(r io.ReadSeeker, size int64, filename string, maxPixels int64) (Kind, Info, error) {
+	head := make([]byte, 512)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return Kind{}, Info{}, fmt.Errorf("attachment: read file: %w", err)
+	}
+	kind, err := Detect(head[:n])
+	if err != nil {
+		return Kind{}, Info{}, err
+	}
+	info, err := CheckStructure(kind, r, size, maxPixels)
+	if err != nil {
+		return Kind{}, Info{}, err
+	}
+	if info.Kind.MIME != "" {
+		kind = info.Kind
+	}
+	if err := CheckExtension(kind, filename); err != nil {
+		return Kind{}, Info{}, err
+	}
+	return kind, info, nil
 }
 
 // CheckStructure reads the whole file and refuses truncated or malformed content without
@@ -181,11 +242,32 @@ func CheckStructure(k Kind, r io.ReadSeeker, size int64, maxPixels int64) (Info,
 		err = checkTail(r, size, "GIF", func(tail []byte) bool { return bytes.HasSuffix(tail, []byte{0x3B}) })
 	case "application/pdf":
 		err = checkTail(r, size, "PDF", func(tail []byte) bool { return bytes.Contains(tail, []byte("%%EOF")) })
+	case extract.MIMEDOCX, extract.MIMEXLSX, extract.MIMEPPTX:
+		info.Kind, err = checkOffice(r, size)
 	}
 	if err != nil {
 		return info, err
 	}
 	return info, nil
+}
+
+// checkOffice reads the archive directory (refusing zip bombs and encrypted entries before
+// anything is inflated) and tells the kind by its main part.
+func checkOffice(r io.ReadSeeker, size int64) (Kind, error) {
+	ra, ok := r.(io.ReaderAt)
+	if !ok {
+		return Kind{}, errors.New("attachment: office check needs an io.ReaderAt")
+	}
+	a, err := extract.OpenArchive(ra, size, extract.Limits{})
+	if err != nil {
+		return Kind{}, refuse(ErrMalformed, "%s", extract.Reason(err))
+	}
+	for _, k := range Kinds {
+		if k.Part != "" && a.Has(k.Part) {
+			return k, nil
+		}
+	}
+	return Kind{}, refuse(ErrUnsupported, "压缩包不是 Word、Excel 或 PowerPoint 文档，只接受 %s 格式", AllowedNames())
 }
 
 func truncated(k string) error {

@@ -12,6 +12,9 @@ import (
 	"image/png"
 	"strings"
 	"testing"
+
+	"infowork/extract"
+	"infowork/extract/extracttest"
 )
 
 func testImage() image.Image {
@@ -60,15 +63,7 @@ func hugePNG(t testing.TB, w, h uint32) []byte {
 
 func check(t *testing.T, name string, data []byte) (Kind, Info, error) {
 	t.Helper()
-	k, err := Detect(data[:min(len(data), 512)])
-	if err != nil {
-		return k, Info{}, err
-	}
-	if err := CheckExtension(k, name); err != nil {
-		return k, Info{}, err
-	}
-	info, err := CheckStructure(k, bytes.NewReader(data), int64(len(data)), MaxPixels)
-	return k, info, err
+	return Check(bytes.NewReader(data), int64(len(data)), name, MaxPixels)
 }
 
 func TestChecks(t *testing.T) {
@@ -90,10 +85,21 @@ func TestChecks(t *testing.T) {
 		{"no extension", "photo", p, nil, "image/png", ""},
 		{"png renamed jpg", "a.jpg", p, ErrUnsupported, "", ".jpg"},
 		{"jpeg renamed exe", "a.exe", j, ErrUnsupported, "", ".exe"},
-		{"html named png", "a.png", []byte("<!DOCTYPE html><html><script>alert(1)</script></html>"), ErrUnsupported, "", "text/html"},
-		{"svg", "a.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), ErrUnsupported, "", "只接受"},
-		{"text", "a.png", []byte("just text"), ErrUnsupported, "", "text/plain"},
-		{"zip", "a.docx", []byte("PK\x03\x04rest of a zip"), ErrUnsupported, "", "只接受"},
+		{"html named png", "a.png", []byte("<!DOCTYPE html><html><script>alert(1)</script></html>"), ErrUnsupported, "", "网页"},
+		{"svg", "a.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), ErrUnsupported, "", "扩展名"},
+		{"text named png", "a.png", []byte("just text"), ErrUnsupported, "", "纯文本"},
+		{"text", "说明.txt", []byte("情况说明"), nil, "text/plain", ""},
+		{"html", "page.htm", []byte("<!DOCTYPE html><html><p>网页</p></html>"), nil, "text/html", ""},
+		{"docx", "报告.docx", extracttest.DOCX(t, "正文"), nil, extract.MIMEDOCX, ""},
+		{"xlsx", "统计.xlsx", extracttest.XLSX(t, "表", []string{"a"}), nil, extract.MIMEXLSX, ""},
+		{"pptx", "汇报.pptx", extracttest.PPTX(t, "第一页"), nil, extract.MIMEPPTX, ""},
+		{"docx named pdf", "报告.pdf", extracttest.DOCX(t, "正文"), ErrUnsupported, "", "Word"},
+		{"xlsx named docx", "a.docx", extracttest.XLSX(t, "表", []string{"a"}), ErrUnsupported, "", "Excel"},
+		{"broken zip", "a.docx", []byte("PK\x03\x04rest of a zip"), ErrMalformed, "", "不完整"},
+		{"truncated docx", "a.docx", func() []byte { b := extracttest.DOCX(t, "正文"); return b[:len(b)-30] }(), ErrMalformed, "", "不完整"},
+		{"zip bomb", "a.docx", extracttest.ZipBomb(t, 300<<20), ErrMalformed, "", "压缩炸弹"},
+		{"plain zip", "a.docx", extracttest.Zip(t, []string{"x.txt"}, map[string]string{"x.txt": "x"}), ErrUnsupported, "", "不是 Word"},
+		{"encrypted office", "a.docx", extracttest.EncryptedOffice(), ErrUnsupported, "", "密码"},
 		{"truncated png", "a.png", p[:len(p)-20], ErrMalformed, "", "不完整"},
 		{"png header only", "a.png", p[:40], ErrMalformed, "", ""},
 		{"png with junk after IEND", "a.png", append(bytes.Clone(p), "<script>"...), ErrMalformed, "", "多余"},
