@@ -1,0 +1,107 @@
+package periodical
+
+import (
+	"context"
+	"fmt"
+
+	"infowork/search"
+	"infowork/store"
+	"infowork/submission"
+)
+
+// Facet values of the search documents of records that are items of issues.
+const (
+	// ArchivedValue marks a record compiled into an archived issue (facet "archived").
+	ArchivedValue = "archived"
+	// Endorsement facet values: an endorsement whose follow-up is still open, or all closed.
+	EndorsementOpen   = "open"
+	EndorsementClosed = "closed"
+)
+
+func init() {
+	// Every path that builds submission documents (indexer, reindex, reconciliation, bench)
+	// goes through submission.Documents, so the flags survive a rebuild of the index.
+	submission.DocumentHooks = append(submission.DocumentHooks, documentFlags)
+}
+
+// documentFlags sets Archived and Endorsement on submission documents: archived when the record
+// is an item of an archived issue; endorsement "open" while any of its endorsements is open,
+// "closed" when it has endorsements and all are closed.
+func documentFlags(ctx context.Context, db store.DB, docs map[int64]search.Document) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(docs))
+	for id := range docs {
+		ids = append(ids, id)
+	}
+	rows, err := db.Query(ctx, `SELECT x.id,
+			EXISTS (SELECT 1 FROM periodical_issue_items it JOIN periodical_issues i ON i.id = it.issue_id
+				WHERE it.item_kind = 'submission' AND it.item_id = x.id AND it.removed_at IS NULL AND i.state = 'archived'),
+			(SELECT CASE WHEN count(*) = 0 THEN '' WHEN bool_or(e.state = 'open') THEN 'open' ELSE 'closed' END
+				FROM endorsements e WHERE e.item_kind = 'submission' AND e.item_id = x.id)
+		FROM unnest($1::bigint[]) AS x(id)`, ids)
+	if err != nil {
+		return fmt.Errorf("periodical: document flags: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var archived bool
+		var endorsement string
+		if err := rows.Scan(&id, &archived, &endorsement); err != nil {
+			return fmt.Errorf("periodical: document flags: %w", err)
+		}
+		d := docs[id]
+		d.Archived, d.Endorsement = archived, endorsement
+		docs[id] = d
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("periodical: document flags: %w", err)
+	}
+	return nil
+}
+
+// Placement says that a record is an item of an issue.
+type Placement struct {
+	IssueID    int64
+	Periodical string
+	Number     string
+	State      string
+}
+
+// Placements returns, for each ref, the issues the record is an item of (newest first), among
+// the issues the reader may see — the search page shows them beside the hits.
+func (s *Service) Placements(ctx context.Context, refs []Ref, maxLevel int) (map[Ref][]Placement, error) {
+	out := map[Ref][]Placement{}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	kinds := make([]string, len(refs))
+	ids := make([]int64, len(refs))
+	for i, r := range refs {
+		kinds[i], ids[i] = r.Kind, r.ID
+	}
+	rows, err := s.db.Query(ctx, `SELECT it.item_kind, it.item_id, i.id, p.name, i.year, i.year_number, i.total_number, i.state
+		FROM unnest($1::text[], $2::bigint[]) AS x(kind, id)
+		JOIN periodical_issue_items it ON it.item_kind = x.kind AND it.item_id = x.id AND it.removed_at IS NULL
+		JOIN periodical_issues i ON i.id = it.issue_id
+		JOIN periodicals p ON p.id = i.periodical_id
+		WHERE i.classification <= $3
+		ORDER BY i.issue_date DESC, i.id DESC`, kinds, ids, maxLevel)
+	if err != nil {
+		return nil, fmt.Errorf("periodical: placements: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Ref
+		var p Placement
+		var y, n, t int
+		if err := rows.Scan(&r.Kind, &r.ID, &p.IssueID, &p.Periodical, &y, &n, &t, &p.State); err != nil {
+			return nil, fmt.Errorf("periodical: placements: %w", err)
+		}
+		p.Number = fmt.Sprintf("%d年第%d期", y, n)
+		out[r] = append(out[r], p)
+	}
+	return out, rows.Err()
+}
