@@ -196,7 +196,7 @@ func (im *Importer) ImportReader(ctx context.Context, name string, r io.Reader, 
 			if db.ReplicaID == "" {
 				db.ReplicaID = d.Info.Attrs["replicaid"]
 			}
-			_, err := im.ImportDocument(ctx, db, acl, d, "dxl", rep)
+			_, err := im.ImportDocument(ctx, db, acl, d, rep)
 			if err != nil {
 				return err
 			}
@@ -281,7 +281,11 @@ func newer(d *Document, s stored) (bool, bool) {
 // ImportDocument writes one document in one transaction: blobs first (content-addressed, so a
 // crash leaves at most unreferenced files), then the record, its attachments, its Notes items
 // and its outbox row. It returns the outcome and records it in rep.
-func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *ACL, d *Document, source string, rep *Report) (string, error) {
+func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *ACL, d *Document, rep *Report) (string, error) {
+	source, rawType := "dxl", "application/xml"
+	if d.Source == "das" {
+		source, rawType = "das", "application/json"
+	}
 	fs := rep.form(d.Form)
 	fs.Docs++
 	fs.Items += len(d.Items)
@@ -373,7 +377,7 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 				return err
 			}
 		}
-		if err := im.blobRow(ctx, tx, rawSHA, int64(len(d.Raw)), "application/xml"); err != nil {
+		if err := im.blobRow(ctx, tx, rawSHA, int64(len(d.Raw)), rawType); err != nil {
 			return err
 		}
 		items, _ := json.Marshal(d.Items)

@@ -24,8 +24,11 @@ type Document struct {
 	Conflict  bool   // replication or save conflict ($Conflict)
 	Info      Info
 	Items     []Item
-	// Raw is the original DXL of the document element, as read (UTF-8).
+	// Raw is the original DXL of the document element, as read (UTF-8); for a document read
+	// through Domino Access Services, its JSON.
 	Raw []byte
+	// Source is dxl (default) or das.
+	Source string
 	// InvalidBytes counts bytes of a legacy encoding that could not be decoded (each became
 	// U+FFFD); such a document is skipped with the reason, never imported altered.
 	InvalidBytes int

@@ -267,6 +267,7 @@ type target struct {
 	title      string
 	readers    []string
 	replica    string
+	source     string
 	files      map[int]ReportFile
 }
 
@@ -280,7 +281,7 @@ func (im *Importer) load(ctx context.Context, unids []string) (map[string]*targe
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `SELECT n.unid, n.unid_synthetic, n.sequence, n.note_class, n.form, COALESCE(n.parent_unid, ''),
-			n.conflict, n.items, n.noteinfo, n.canonical_hash, COALESCE(n.dxl_sha256, ''), s.title, s.readers, n.replica_id
+			n.conflict, n.items, n.noteinfo, n.canonical_hash, COALESCE(n.dxl_sha256, ''), s.title, s.readers, n.replica_id, n.source
 		FROM notes_documents n JOIN submissions s ON s.id = n.submission_id WHERE n.unid = ANY($1)`, unids)
 	if err != nil {
 		return nil, fmt.Errorf("notes: verify: %w", err)
@@ -291,7 +292,7 @@ func (im *Importer) load(ctx context.Context, unids []string) (map[string]*targe
 		var items, info []byte
 		d := t.doc
 		if err := rows.Scan(&d.UNID, &d.Synthetic, &d.Sequence, &d.Class, &d.Form, &d.Parent, &d.Conflict, &items, &info,
-			&t.storedHash, &t.dxlSHA, &t.title, &t.readers, &t.replica); err != nil {
+			&t.storedHash, &t.dxlSHA, &t.title, &t.readers, &t.replica, &t.source); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("notes: verify: %w", err)
 		}
@@ -338,7 +339,12 @@ func (im *Importer) checkTarget(t *target) string {
 		return "原始 DXL 缺失或已损坏：" + err.Error()
 	}
 	var again *Document
-	if err := Parse(bytes.NewReader(raw), Handler{Document: func(d *Document) error { again = d; return nil }}); err != nil || again == nil {
+	if t.source == "das" {
+		if again, err = DocumentFromDAS(raw); err != nil {
+			return "保存的 DAS 原文无法重新解析"
+		}
+		applyFlags(again, t.doc.Items) // DAS answers carry no item flags (see keepFlags)
+	} else if err := Parse(bytes.NewReader(raw), Handler{Document: func(d *Document) error { again = d; return nil }}); err != nil || again == nil {
 		return "保存的原始 DXL 无法重新解析"
 	}
 	if CanonicalHash(again) != t.storedHash {

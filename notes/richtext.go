@@ -27,6 +27,14 @@ func itemHTML(it Item) string {
 			b.WriteString(RichTextHTML(v.V))
 			continue
 		}
+		if v.T == "mime" && strings.HasPrefix(v.A["contentType"], "text/html") {
+			b.WriteString(v.V) // DAS rich text: HTML, sanitized when stored
+			continue
+		}
+		if v.T == "mime" && strings.HasPrefix(v.A["contentType"], "text/plain") {
+			b.WriteString(submission.TextToHTML(v.V))
+			continue
+		}
 		if v.T == "text" || v.T == "number" || v.T == "datetime" {
 			b.WriteString(submission.TextToHTML(v.V))
 		}

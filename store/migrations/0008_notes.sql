@@ -67,7 +67,7 @@ CREATE TABLE notes_files (
 CREATE TABLE notes_conflicts (
     id             bigserial PRIMARY KEY,
     unid           text NOT NULL,
-    kind           text NOT NULL CHECK (kind IN ('both_changed', 'same_sequence_differs')),
+    kind           text NOT NULL CHECK (kind IN ('both_changed', 'same_sequence_differs', 'deleted_changed')),
     notes_sequence bigint NOT NULL,
     stored_sequence bigint NOT NULL,
     detail         text NOT NULL DEFAULT '',
