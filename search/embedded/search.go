@@ -65,8 +65,17 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		}
 		req.AddFacet(name, bleve.NewFacetRequest(f, facetFetch))
 	}
+	// A month or year histogram counts the month field, like the month facet: one facet request
+	// serves both (each facet costs a doc-values visit per hit).
+	histFacet := histogramFacet
 	if q.DateHistogram != "" {
-		req.AddFacet(histogramFacet, bleve.NewFacetRequest(histogramFields[q.DateHistogram], histogramFetch))
+		f := histogramFields[q.DateHistogram]
+		if f == fMonth && slices.Contains(q.Facets, search.FacetMonth) {
+			histFacet = search.FacetMonth
+			req.Facets[search.FacetMonth].Size = histogramFetch
+		} else {
+			req.AddFacet(histogramFacet, bleve.NewFacetRequest(f, histogramFetch))
+		}
 	}
 	res, err := e.idx.SearchInContext(ctx, req)
 	if err != nil {
@@ -78,6 +87,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 
 	terms := highlightTerms(e.an, node)
 	out := search.Result{Total: int(res.Total), Hits: make([]search.Hit, 0, len(res.Hits))} // #nosec G115 -- a hit count; int is 64-bit on every supported platform
+	bodies := make([]string, 0, len(res.Hits))
 	for _, h := range res.Hits {
 		str := func(f string) string { s, _ := h.Fields[f].(string); return s }
 		hit := search.Hit{
@@ -105,9 +115,17 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 			hit.Date, _ = time.Parse(time.RFC3339Nano, d)
 		}
 		hit.TitleHTML = e.an.Highlight(hit.Title, terms, 0)
-		hit.Snippet = e.an.Highlight(str(fBody), terms, snippetRunes)
 		out.Hits = append(out.Hits, hit)
+		bodies = append(bodies, str(fBody))
 	}
+	ids := make([]string, len(out.Hits))
+	for i := range out.Hits {
+		ids[i] = out.Hits[i].ID
+	}
+	for i, s := range e.bodySnippets(ctx, ids, bodies, terms) {
+		out.Hits[i].Snippet = s
+	}
+	e.setAttachmentHits(out.Hits, terms) // attachments.go
 	if len(q.Facets) > 0 {
 		out.Facets = make(map[string][]search.FacetValue, len(q.Facets))
 		for _, name := range q.Facets {
@@ -115,7 +133,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		}
 	}
 	if q.DateHistogram != "" {
-		out.Histogram = histogram(q.DateHistogram, res.Facets[histogramFacet])
+		out.Histogram = histogram(q.DateHistogram, res.Facets[histFacet])
 	}
 	out.Took = time.Since(start)
 	return out, nil
@@ -275,12 +293,6 @@ func filters(q search.Query) []query.Query {
 		}
 		fs = append(fs, anyTerm(fClassification, names))
 	}
-	if len(q.Archived) > 0 {
-		fs = append(fs, anyTerm(fArchived, q.Archived))
-	}
-	if len(q.Endorsed) > 0 {
-		fs = append(fs, anyTerm(fEndorsed, q.Endorsed))
-	}
 	if !q.From.IsZero() || !q.To.IsZero() {
 		incl := true
 		dq := query.NewDateRangeInclusiveQuery(q.From, q.To, &incl, &incl)
@@ -391,7 +403,7 @@ func (e *Engine) match(text, field string) query.Query {
 		case search.FieldBody:
 			qs = append(qs, one(fBody, 1))
 		default:
-			qs = append(qs, one(fTitle, titleBoost), one(fBody, 1))
+			qs = append(qs, one(fTitle, titleBoost), one(fBody, 1), one(fAttText, attBoost))
 		}
 	}
 	if len(qs) == 0 {

@@ -1,0 +1,96 @@
+package embedded
+
+import (
+	"strconv"
+	"testing"
+	"unicode/utf8"
+
+	"infowork/demo"
+	"infowork/search"
+)
+
+// The snippets built from term vectors must be exactly analyzers.Highlight's, on real messages
+// and real queries (words, phrases, OR, synonyms, exclusions).
+func TestSnippetsFromTermVectorsMatchHighlight(t *testing.T) {
+	an := testAnalyzer(t)
+	ds, err := demo.Load("", 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(Options{Dir: t.TempDir(), Analyzer: an})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := t.Context()
+	bodies := map[string]string{}
+	var ops []search.Op
+	for i, m := range ds.Messages {
+		id := strconv.Itoa(i + 1)
+		d := &search.Document{ID: id, Version: 1, Title: m.Title, Body: m.Body, Unit: m.UnitCode, Date: m.Time}
+		bodies[id] = m.Body
+		ops = append(ops, search.Op{Kind: search.OpUpsert, ID: id, Version: 1, Doc: d})
+	}
+	if _, err := e.Apply(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{"", "小区 停车", `"物业管理"`, "噪音 OR 扰民", "学校 -幼儿园", "城乡建设"}
+	for _, m := range ds.Messages[:60] {
+		var words []string
+		for _, tok := range an.Query(m.Title) {
+			if utf8.RuneCountInString(tok.Term) >= 2 {
+				words = append(words, m.Title[tok.Start:tok.End])
+			}
+		}
+		if len(words) >= 2 {
+			queries = append(queries, words[0]+" "+words[len(words)-1])
+		}
+	}
+	checked, marked := 0, 0
+	for _, qt := range queries {
+		res, err := e.Search(ctx, search.Query{Text: qt, Size: 20, Scope: search.Scope{AllUnits: true, MaxLevel: 3}})
+		if err != nil {
+			t.Fatalf("%q: %v", qt, err)
+		}
+		node, err := search.ParseQuery(qt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		terms := highlightTerms(an, node)
+		for _, h := range res.Hits {
+			want := an.Highlight(bodies[h.ID], terms, snippetRunes)
+			if h.Snippet != want {
+				t.Errorf("query %q, hit %s:\n got  %q\n want %q", qt, h.ID, h.Snippet, want)
+			}
+			checked++
+			if len(h.Snippet) > 0 && containsMark(h.Snippet) {
+				marked++
+			}
+		}
+	}
+	if checked < 100 || marked < 50 {
+		t.Fatalf("only %d snippets checked, %d with marks: the test did not exercise highlighting", checked, marked)
+	}
+}
+
+func containsMark(s string) bool {
+	for i := 0; i+6 <= len(s); i++ {
+		if s[i:i+6] == "<mark>" {
+			return true
+		}
+	}
+	return false
+}
+
+// A body changed after the search is read falls back to segmenting the body (no wrong offsets).
+func TestValidSpans(t *testing.T) {
+	body := "城乡建设"
+	if !validSpans(body, []span{{0, 6, "城乡"}, {6, 12, "建设"}}) {
+		t.Fatal("valid spans rejected")
+	}
+	for _, bad := range [][]span{{{0, 13, "x"}}, {{1, 6, "x"}}, {{0, 4, "x"}}, {{6, 6, "x"}}} {
+		if validSpans(body, bad) {
+			t.Fatalf("spans %v accepted", bad)
+		}
+	}
+}
