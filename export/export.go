@@ -497,5 +497,3 @@ func (x *xlsxWriter) Close() error {
 var searchHeader = []string{"编号", "标题", "单位", "类别", "区县", "密级", "紧急程度", "状态", "报送时间"}
 
 func levelName(l int) string { return label.Level(l).Chinese() }
-
-
