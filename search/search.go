@@ -86,6 +86,10 @@ type Document struct {
 	// periodical); Endorsement is "", "open" or "closed" (leader endorsements and their follow-up).
 	Archived    bool
 	Endorsement string
+	// Attachments hold the text extracted from the record's current attachments (issue 11):
+	// searched with the record, under the record's label, and named in Hit.Attachment when
+	// they match.
+	Attachments []AttachmentText
 }
 
 // Month is the facet value of a date: "2006-01" in the Asia/Shanghai calendar.
@@ -178,6 +182,9 @@ type Hit struct {
 	Date           time.Time
 	// LabelCategories are the document's label categories (for the label shown beside the hit).
 	LabelCategories []string
+	// Attachment, when an attachment's text holds a query word, names the first such
+	// attachment and shows the passage (nil otherwise).
+	Attachment *AttachmentHit
 }
 
 // FacetValue is one value of a facet with its document count under the current query.

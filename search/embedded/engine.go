@@ -26,7 +26,7 @@ import (
 
 // IndexName is the directory of the index under Options.Dir; the suffix is the version of the
 // document layout and changes whenever a field changes (a reindex builds the next one).
-const IndexName = "submissions.v5" // v5: archived and endorsed facets
+const IndexName = "submissions.v6" // v5: archived and endorsed facets; v6: attachment text
 
 const (
 	defaultBatchSize = 1000
@@ -380,6 +380,7 @@ func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
 	keyword(fState, d.State, storedOpts, nil)
 	keyword(fKind, d.Kind, storedOpts, nil)
 	keyword(fVersion, strconv.FormatInt(op.Version, 10), storedOpts, nil)
+	e.addAttachments(doc, d)
 	return doc, nil
 }
 
