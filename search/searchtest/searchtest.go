@@ -336,6 +336,8 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 	t.Run("ScopeProperty", func(t *testing.T) { testScopeProperty(t, e) })
 
 	t.Run("PeriodicalFacets", func(t *testing.T) { testPeriodicalFacets(t, e) })
+
+	t.Run("Attachments", func(t *testing.T) { testAttachments(t, e) })
 }
 
 func testVersioning(t *testing.T, e search.Engine) {

@@ -40,6 +40,38 @@ type source struct {
 	LabelCats      []string `json:"labelcats,omitempty"`
 	Archived       string   `json:"archived,omitempty"` // mapping v2
 	Endorsed       string   `json:"endorsed,omitempty"` // mapping v2
+	// Attachments (mapping v3): parallel arrays, one value per attachment; att_terms has a
+	// position gap between values so a phrase never spans two files.
+	AttID    []string `json:"att_id,omitempty"`
+	AttName  []string `json:"att_name,omitempty"`
+	AttText  []string `json:"att_text,omitempty"`
+	AttTerms []string `json:"att_terms,omitempty"`
+}
+
+// maxAttachments is how many attachments of one record are indexed (as in the embedded engine).
+const maxAttachments = 50
+
+func (e *Engine) addAttachments(s *source, d *search.Document) {
+	for i, a := range d.Attachments {
+		if i >= maxAttachments {
+			break
+		}
+		text := search.ClipAttachmentText(a.Text)
+		s.AttID = append(s.AttID, a.ID)
+		s.AttName = append(s.AttName, a.Name)
+		s.AttText = append(s.AttText, text)
+		s.AttTerms = append(s.AttTerms, indexTerms(e.an.Index(text)))
+	}
+}
+
+// attachments reads the parallel arrays of a hit's source back.
+func (s source) attachments() []search.AttachmentText {
+	n := min(len(s.AttID), len(s.AttName), len(s.AttText))
+	out := make([]search.AttachmentText, n)
+	for i := range n {
+		out[i] = search.AttachmentText{ID: s.AttID[i], Name: s.AttName[i], Text: s.AttText[i]}
+	}
+	return out
 }
 
 const (
@@ -73,6 +105,7 @@ func (e *Engine) buildSource(op search.Op) source {
 	if d.Archived {
 		s.Archived = "archived"
 	}
+	e.addAttachments(&s, d)
 	if !d.Date.IsZero() {
 		s.Date = d.Date.Format(dateLayout)
 		s.Month = search.Month(d.Date)

@@ -7,12 +7,16 @@ import (
 	"infowork/search"
 )
 
-const titleBoost = 3.0
+const (
+	titleBoost = 3.0
+	attBoost   = 0.5 // a word in an attached file ranks below the same word in the report
+)
 
 // Field names of the index (mappings/submissions).
 const (
 	fTitleTerms     = "title_terms"
 	fBodyTerms      = "body_terms"
+	fAttTerms       = "att_terms" // mapping v3
 	fUnit           = "unit"
 	fCategory       = "category"
 	fDistrict       = "district"
@@ -214,7 +218,7 @@ func (e *Engine) match(text, field string) any {
 		case search.FieldBody:
 			qs = append(qs, one(fBodyTerms, 1))
 		default:
-			qs = append(qs, one(fTitleTerms, titleBoost), one(fBodyTerms, 1))
+			qs = append(qs, one(fTitleTerms, titleBoost), one(fBodyTerms, 1), one(fAttTerms, attBoost))
 		}
 	}
 	switch len(qs) {

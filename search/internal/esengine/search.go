@@ -21,7 +21,8 @@ const (
 	histogramAgg = "_histogram"
 )
 
-var hitSource = []string{"id", "title", "body", "unit", "unit_name", "category", "district", "level", "urgency", "state", "date", "labelcats"}
+var hitSource = []string{"id", "title", "body", "unit", "unit_name", "category", "district", "level", "urgency", "state", "date", "labelcats",
+	"att_id", "att_name", "att_text"}
 
 // Search implements search.Engine.
 func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {
@@ -125,6 +126,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		}
 		hit.TitleHTML = e.an.Highlight(hit.Title, terms, 0)
 		hit.Snippet = e.an.Highlight(s.Body, terms, snippetRunes)
+		hit.Attachment = search.MatchAttachment(e.an, s.attachments(), terms, snippetRunes)
 		out.Hits = append(out.Hits, hit)
 	}
 	if len(q.Facets) > 0 {
