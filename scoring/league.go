@@ -113,7 +113,7 @@ func compute(ctx context.Context, db store.DB, p Period) (Table, error) {
 			COALESCE((SELECT sum(l.points) FROM scoring_ledger l WHERE l.unit_id = u.id AND l.superseded_at IS NULL
 				AND l.occurred_at >= $1 AND l.occurred_at < $2), 0)::float8
 		FROM units u
-		LEFT JOIN scoring_events e ON e.unit_id = u.id AND e.occurred_at >= $1 AND e.occurred_at < $2
+		LEFT JOIN scoring_events e ON e.unit_id = u.id AND e.occurred_at >= $1 AND e.occurred_at < $2 AND e.voided_at IS NULL
 		WHERE u.kind <> 'office' AND u.active_from < $2 AND (u.active_to IS NULL OR u.active_to >= $1::date)
 		GROUP BY u.id, u.code, u.name, u.district`, p.From, p.To)
 	if err != nil {
@@ -131,7 +131,7 @@ func compute(ctx context.Context, db store.DB, p Period) (Table, error) {
 	yFrom, _ := yearRange(year)
 	elig := map[string][2]int{}
 	erows, err := db.Query(ctx, `SELECT u.code, count(*) FILTER (WHERE e.kind = 'solicitation_late'), count(*) FILTER (WHERE e.kind = 'solicitation_missed')
-		FROM scoring_events e JOIN units u ON u.id = e.unit_id WHERE e.occurred_at >= $1 AND e.occurred_at < $2 GROUP BY u.code`, yFrom, p.To)
+		FROM scoring_events e JOIN units u ON u.id = e.unit_id WHERE e.voided_at IS NULL AND e.occurred_at >= $1 AND e.occurred_at < $2 GROUP BY u.code`, yFrom, p.To)
 	if err != nil {
 		return Table{}, fmt.Errorf("scoring: league table %s: %w", p.Key, err)
 	}

@@ -187,7 +187,7 @@ func recompute(ctx context.Context, tx pgx.Tx, year int) error {
 
 func loadEvents(ctx context.Context, db querier, where string, args ...any) ([]Event, error) {
 	rows, err := db.Query(ctx, `SELECT id, kind, source, unit_id, COALESCE(submission_id, 0), occurred_at, attrs, recorded_by
-		FROM scoring_events WHERE `+where+` ORDER BY occurred_at, id`, args...)
+		FROM scoring_events WHERE voided_at IS NULL AND `+where+` ORDER BY occurred_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("scoring: load events: %w", err)
 	}
@@ -280,7 +280,7 @@ func Record(ctx context.Context, tx pgx.Tx, e Event) (bool, error) {
 		sub = &e.SubmissionID
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO scoring_events (kind, source, unit_id, submission_id, occurred_at, attrs, recorded_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source) DO NOTHING RETURNING id`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source) WHERE voided_at IS NULL DO NOTHING RETURNING id`,
 		e.Kind, e.Source, e.UnitID, sub, e.OccurredAt, attrs, e.RecordedBy).Scan(&e.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
@@ -298,7 +298,7 @@ func Record(ctx context.Context, tx pgx.Tx, e Event) (bool, error) {
 	// Counters (every third late report, repeat endorsements) depend on the events before this
 	// one. An event recorded out of order changes the counts of later ones: rescore the year.
 	var later bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM scoring_events WHERE id <> $1 AND occurred_at > $2
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM scoring_events WHERE voided_at IS NULL AND id <> $1 AND occurred_at > $2
 			AND occurred_at < $3 AND kind IN ('endorsement', 'solicitation_late', 'solicitation_missed')
 			AND (unit_id = $4 OR submission_id = $5))`, e.ID, e.OccurredAt, yearEnd(year), e.UnitID, e.SubmissionID).Scan(&later); err != nil {
 		return false, fmt.Errorf("scoring: record %s: %w", e.Source, err)
@@ -339,7 +339,7 @@ func (s *Service) SyncWorkflow(ctx context.Context) (int, error) {
 	rows, err := tx.Query(ctx, `SELECT w.id, w.to_state, w.at, s.id, s.unit_id FROM workflow_events w
 		JOIN submissions s ON s.id = w.submission_id
 		WHERE w.to_state IN ('adopted', 'merged')
-		  AND NOT EXISTS (SELECT 1 FROM scoring_events e WHERE e.source = 'workflow_event:' || w.id)
+		  AND NOT EXISTS (SELECT 1 FROM scoring_events e WHERE e.source = 'workflow_event:' || w.id AND e.voided_at IS NULL)
 		ORDER BY w.at, w.id LIMIT 10000`)
 	if err != nil {
 		return 0, fmt.Errorf("scoring: sync workflow: %w", err)

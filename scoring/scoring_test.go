@@ -314,3 +314,72 @@ func TestSyncWorkflow(t *testing.T) {
 		t.Fatalf("ledger %+v", rows)
 	}
 }
+
+// Endorsements (package periodical) and late or missed solicitations (package solicitation)
+// become scoring events; a missed solicitation answered late afterwards is voided and rescored.
+func TestSyncEndorsementsAndSolicitations(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	svc := scoring.New(f.db)
+	if _, err := svc.SaveRules(ctx, 2026, citedRules(), "", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	A, B := f.units["A"], f.units["B"]
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := f.db.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO periodicals (code, name) VALUES ('KB', '快报')`)
+	exec(`INSERT INTO periodical_issues (periodical_id, year, year_number, total_number, issue_date, classification)
+		SELECT id, 2026, 1, 1, '2026-03-01', 0 FROM periodicals`)
+	exec(`INSERT INTO periodical_issue_items (issue_id, item_kind, item_id, position) SELECT id, 'submission', $1, 1 FROM periodical_issues`, f.subs[0])
+	exec(`INSERT INTO endorsements (issue_item_id, item_kind, item_id, leader_name, leader_level, text, endorsed_on)
+		SELECT id, 'submission', $1, '张三', 'province', '请有关部门研究。', '2026-03-10' FROM periodical_issue_items`, f.subs[0])
+	exec(`INSERT INTO solicitations (kind, topic, deadline) VALUES ('solicitation', '防汛', '2026-03-15 18:00+08'), ('solicitation', '春耕', '2026-03-20 18:00+08')`)
+	exec(`INSERT INTO solicitation_targets (solicitation_id, unit_id, status) SELECT id, $1, 'missing' FROM solicitations`, B)
+	exec(`INSERT INTO solicitation_targets (solicitation_id, unit_id, status, answered_at) SELECT id, $1, 'late', '2026-03-16 09:00+08' FROM solicitations WHERE topic = '防汛'`, A)
+
+	n, err := svc.SyncAll(ctx)
+	if err != nil || n != 4 {
+		t.Fatalf("sync: %d %v (want 1 endorsement, 3 solicitation events)", n, err)
+	}
+	if n, err := svc.SyncAll(ctx); err != nil || n != 0 {
+		t.Fatalf("second sync: %d %v", n, err)
+	}
+	p, _ := scoring.ParsePeriod("2026-03")
+	tbl, err := svc.Compute(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := map[string]float64{}
+	for _, r := range tbl.Rows {
+		pts[r.UnitCode] = r.Points
+	}
+	// A: province endorsement 40, one late (no deduction before the third). B: two missed −10.
+	if pts["UA"] != 40 || pts["UB"] != -10 {
+		t.Fatalf("points %v", pts)
+	}
+	// B answers 春耕 late after all: its missed event is voided, a late one recorded; B is back
+	// to one missed (0) and one late (0).
+	exec(`UPDATE solicitation_targets SET status = 'late', answered_at = '2026-03-22 09:00+08' WHERE unit_id = $1
+		AND solicitation_id = (SELECT id FROM solicitations WHERE topic = '春耕')`, B)
+	if _, err := svc.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err = svc.Compute(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range tbl.Rows {
+		if r.UnitCode == "UB" && (r.Points != 0 || r.Missed != 1 || r.Late != 1) {
+			t.Fatalf("after the late answer B = %+v", r)
+		}
+	}
+	var voided int
+	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM scoring_events WHERE voided_at IS NOT NULL`).Scan(&voided); err != nil || voided != 1 {
+		t.Fatalf("voided events %d %v", voided, err)
+	}
+	_ = A
+}

@@ -233,7 +233,7 @@ func (s *Service) endorsements(ctx context.Context, tx pgx.Tx, dim, key, w strin
 	rows, err := tx.Query(ctx, topCategories+`SELECT `+key+`, e.attrs->>'level', count(*)
 		FROM scoring_events e JOIN submissions s ON s.id = e.submission_id JOIN units u ON u.id = s.unit_id
 		LEFT JOIN top t ON t.id = s.category_id
-		WHERE e.kind = 'endorsement' AND `+w+` GROUP BY 1, 2`, args...)
+		WHERE e.kind = 'endorsement' AND e.voided_at IS NULL AND `+w+` GROUP BY 1, 2`, args...)
 	if err != nil {
 		return fmt.Errorf("stats: endorsements by %s: %w", dim, err)
 	}
@@ -275,7 +275,7 @@ func (s *Service) solicitations(ctx context.Context, tx pgx.Tx, sub access.Subje
 	}
 	rows, err := tx.Query(ctx, `SELECT u.code, count(*) FILTER (WHERE e.kind = 'solicitation_late'), count(*) FILTER (WHERE e.kind = 'solicitation_missed')
 		FROM scoring_events e JOIN units u ON u.id = e.unit_id
-		WHERE e.kind IN ('solicitation_late', 'solicitation_missed') AND ($1 OR u.code = ANY($2::text[]))`+cond+` GROUP BY u.code`, args...)
+		WHERE e.kind IN ('solicitation_late', 'solicitation_missed') AND e.voided_at IS NULL AND ($1 OR u.code = ANY($2::text[]))`+cond+` GROUP BY u.code`, args...)
 	if err != nil {
 		return fmt.Errorf("stats: solicitations: %w", err)
 	}

@@ -33,19 +33,23 @@ CREATE TRIGGER scoring_rule_sets_immutable BEFORE UPDATE OR DELETE ON scoring_ru
 
 -- Scoring events: the facts (an adoption at a level, a leader's endorsement, a late or missed
 -- solicitation, a month's quota), independent of any rule. source is the natural key of the fact
--- in the system that produced it (e.g. 'workflow_event:42'), so recording is idempotent.
+-- in the system that produced it (e.g. 'workflow_event:42'), so recording is idempotent. A fact
+-- the source later corrects (a missed solicitation answered late) is voided, never deleted, and
+-- its year rescored.
 CREATE TABLE scoring_events (
     id            bigserial PRIMARY KEY,
     kind          text NOT NULL CHECK (kind IN ('adoption', 'endorsement', 'solicitation_late',
                                                 'solicitation_missed', 'quota')),
-    source        text NOT NULL UNIQUE,
+    source        text NOT NULL,
     unit_id       bigint NOT NULL REFERENCES units (id),
     submission_id bigint REFERENCES submissions (id),
     occurred_at   timestamptz NOT NULL,
     attrs         jsonb NOT NULL DEFAULT '{}',
     recorded_by   text NOT NULL DEFAULT '',
-    created_at    timestamptz NOT NULL DEFAULT now()
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    voided_at     timestamptz
 );
+CREATE UNIQUE INDEX scoring_events_source ON scoring_events (source) WHERE voided_at IS NULL;
 CREATE INDEX scoring_events_unit ON scoring_events (unit_id, occurred_at);
 CREATE INDEX scoring_events_time ON scoring_events (occurred_at, id);
 
