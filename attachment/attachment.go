@@ -56,7 +56,10 @@ type Options struct {
 	MaxBytes         int64  // largest accepted image; default DefaultMaxBytes
 	MaxDocumentBytes int64  // largest accepted document; default DefaultMaxDocumentBytes (at least MaxBytes)
 	MaxPixels        int64  // largest width × height of an image; default MaxPixels
-	Logger           *slog.Logger
+	// Extractor renders page previews (and is the default of WorkerOptions.Extractor); nil:
+	// no page previews.
+	Extractor Extractor
+	Logger    *slog.Logger
 }
 
 // Service stores and serves attachments.
@@ -67,6 +70,7 @@ type Service struct {
 	maxBytes  int64
 	maxDoc    int64
 	maxPixels int64
+	ext       Extractor
 	log       *slog.Logger
 }
 
@@ -88,7 +92,7 @@ func New(db *pgxpool.Pool, o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Service{db: db, dir: filepath.Join(o.DataDir, "blobs"), maxBytes: o.MaxBytes, maxDoc: o.MaxDocumentBytes, maxPixels: o.MaxPixels,
+	s := &Service{db: db, dir: filepath.Join(o.DataDir, "blobs"), maxBytes: o.MaxBytes, maxDoc: o.MaxDocumentBytes, maxPixels: o.MaxPixels, ext: o.Extractor,
 		log: o.Logger.With("component", "attachment")}
 	s.tmp = filepath.Join(s.dir, "tmp")
 	if err := os.MkdirAll(s.tmp, 0o750); err != nil {

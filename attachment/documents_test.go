@@ -17,6 +17,7 @@ import (
 	"infowork/extract"
 	"infowork/extract/extracttest"
 	"infowork/store"
+	"infowork/submission"
 )
 
 func init() { extract.MaybeChild() }
@@ -74,6 +75,14 @@ func TestDocumentVersionsAndExtraction(t *testing.T) {
 	}
 	if x.State != attachment.ExtractDone || !strings.Contains(x.Text, "东湖街道组织开展防汛应急演练") || !strings.Contains(x.HTML, "<p>第一稿") {
 		t.Fatalf("extraction %+v", x)
+	}
+	// The indexer's document of the report carries the text, once per current attachment.
+	docs, err := submission.Documents(e.ctx, e.db, []int64{e.subID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := docs[e.subID]; len(d.Attachments) != 2 || d.Attachments[0].Name != "演练报告.docx" || !strings.Contains(d.Attachments[0].Text, "防汛应急演练") {
+		t.Errorf("search document attachments: %+v", d.Attachments)
 	}
 	if got := gatherValue(t, reg, "infowork_extraction_jobs_total", "done"); got != 1 {
 		t.Errorf("jobs_total{done} = %v", got)
@@ -246,7 +255,14 @@ func TestPageImagesAreCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, b, err := e.svc.PageImage(e.ctx, e.res, pdf.ID, 1, attachment.ThumbWidth, "127.0.0.1", r)
+	svc := func(x attachment.Extractor) *attachment.Service {
+		s, err := attachment.New(e.db, attachment.Options{DataDir: e.dir, Extractor: x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	_, b, err := svc(r).PageImage(e.ctx, e.res, pdf.ID, 1, attachment.ThumbWidth, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,13 +273,13 @@ func TestPageImagesAreCached(t *testing.T) {
 		t.Errorf("%d cached previews", n)
 	}
 	// Cached: served again without a renderer.
-	if _, _, err := e.svc.PageImage(e.ctx, e.res, pdf.ID, 1, attachment.ThumbWidth, "127.0.0.1", failingRenderer{}); err != nil {
+	if _, _, err := svc(failingRenderer{}).PageImage(e.ctx, e.res, pdf.ID, 1, attachment.ThumbWidth, "127.0.0.1"); err != nil {
 		t.Errorf("cached page: %v", err)
 	}
-	if _, _, err := e.svc.PageImage(e.ctx, e.repB, pdf.ID, 1, attachment.ThumbWidth, "127.0.0.1", r); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := svc(r).PageImage(e.ctx, e.repB, pdf.ID, 1, attachment.ThumbWidth, "127.0.0.1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("other unit's reporter: %v", err)
 	}
-	if _, _, err := e.svc.PageImage(e.ctx, e.res, pdf.ID, 1, 333, "127.0.0.1", r); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := svc(r).PageImage(e.ctx, e.res, pdf.ID, 1, 333, "127.0.0.1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("odd width: %v", err)
 	}
 	if n := e.count(t, `SELECT count(*) FROM audit_log WHERE action = 'attachment.preview'`); n != 2 {

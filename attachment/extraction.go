@@ -97,7 +97,10 @@ type workerMetrics struct {
 // NewWorker builds a worker for the service's blob store.
 func NewWorker(s *Service, o WorkerOptions) (*Worker, error) {
 	if o.Extractor == nil {
-		return nil, errors.New("attachment: WorkerOptions.Extractor is required")
+		o.Extractor = s.ext
+	}
+	if o.Extractor == nil {
+		return nil, errors.New("attachment: WorkerOptions.Extractor (or Options.Extractor) is required")
 	}
 	if o.Lease <= 0 {
 		o.Lease = 6 * time.Minute
@@ -381,7 +384,8 @@ const MaxPreviewPages = 30
 // rendered by the extractor's child process and cached under blobs/previews by content hash,
 // page and width, so a page is rendered once however many attachments share it. Audited as a
 // preview (fail closed).
-func (s *Service) PageImage(ctx context.Context, sub access.Subject, id int64, page, width int, clientIP string, x Extractor) (Attachment, []byte, error) {
+func (s *Service) PageImage(ctx context.Context, sub access.Subject, id int64, page, width int, clientIP string) (Attachment, []byte, error) {
+	x := s.ext
 	a, err := s.Get(ctx, sub, id)
 	if err != nil {
 		return a, nil, err
@@ -393,6 +397,9 @@ func (s *Service) PageImage(ctx context.Context, sub access.Subject, id int64, p
 	cache := filepath.Join(s.dir, "previews", a.SHA256[:2], fmt.Sprintf("%s-p%d-w%d.png", a.SHA256, page, width))
 	b, err := os.ReadFile(cache) // #nosec G304 -- built from the stored hex digest and integers
 	if err != nil {
+		if x == nil {
+			return a, nil, fmt.Errorf("attachment %d: no previews without an extractor: %w", id, store.ErrNotFound)
+		}
 		b, err = x.Render(ctx, s.BlobPath(a.SHA256), a.ContentType, page, width)
 		if errors.Is(err, extract.ErrUnreadable) {
 			return a, nil, fmt.Errorf("attachment %d page %d: %s: %w", id, page, extract.Reason(err), store.ErrNotFound)
