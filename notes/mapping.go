@@ -277,3 +277,6 @@ func ParseTime(s string) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339Nano, v+zone)
 	return t, err == nil
 }
+
+// DefaultMappingJSON returns the built-in mapping file, for the operator to copy and edit.
+func DefaultMappingJSON() []byte { return append([]byte(nil), defaultMapping...) }

@@ -76,6 +76,7 @@ func RichTextHTML(markup string) string {
 	dec.Strict = false
 	var b strings.Builder
 	var closers []string // per open element, what to write at its end
+	var open []string    // names of the open elements
 	skip := 0            // depth inside an element whose text is not content
 	inPar := false
 	for {
@@ -88,6 +89,7 @@ func RichTextHTML(markup string) string {
 			if skip > 0 {
 				skip++
 				closers = append(closers, "")
+				open = append(open, t.Name.Local)
 				continue
 			}
 			cl := ""
@@ -112,8 +114,12 @@ func RichTextHTML(markup string) string {
 					b.WriteString("<u>")
 					cl = "</u>" + cl
 				}
-				// a <font> element is empty in DXL: it styles the run it is in; close at once
-				b.WriteString(cl)
+				// <font> is an empty element that styles the rest of its run: the run closes the tags
+				if len(open) > 0 && open[len(open)-1] == "run" {
+					closers[len(closers)-1] = cl + closers[len(closers)-1]
+				} else {
+					b.WriteString(cl)
+				}
 				cl = ""
 			case "table":
 				b.WriteString("<table>")
@@ -168,12 +174,14 @@ func RichTextHTML(markup string) string {
 				skip = 1
 			}
 			closers = append(closers, cl)
+			open = append(open, t.Name.Local)
 		case xml.EndElement:
 			if len(closers) == 0 {
 				continue
 			}
 			cl := closers[len(closers)-1]
 			closers = closers[:len(closers)-1]
+			open = open[:len(open)-1]
 			if skip > 0 {
 				skip--
 			}

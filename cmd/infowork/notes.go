@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"infowork/notes"
+)
+
+// cmdNotes runs the Lotus Notes migration (docs/notes-migration.md): notes import, notes sync,
+// notes mapping.
+func cmdNotes(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError{"notes: want 'notes import PATH…', 'notes sync' or 'notes mapping'"}
+	}
+	switch args[0] {
+	case "import":
+		return cmdNotesImport(ctx, args[1:])
+	case "sync":
+		return cmdNotesSync(ctx, args[1:])
+	case "mapping":
+		_, err := os.Stdout.Write(notes.DefaultMappingJSON())
+		return err
+	}
+	return usageError{fmt.Sprintf("notes: unknown subcommand %q", args[0])}
+}
+
+func loadMapping(path string) (*notes.Mapping, error) {
+	if path == "" {
+		return notes.DefaultMapping(), nil
+	}
+	return notes.LoadMapping(path)
+}
+
+func cmdNotesImport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("notes import", flag.ContinueOnError)
+	mappingFile := fs.String("mapping", "", "mapping file (JSON; 'infowork notes mapping' prints the default to edit)")
+	reportFile := fs.String("report", "", "also write the verification report as JSON to this file")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() == 0 {
+		return usageError{"notes import: give a DXL file or a directory of DXL files"}
+	}
+	m, err := loadMapping(*mappingFile)
+	if err != nil {
+		return err
+	}
+	cfg, db, log, err := setup(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	opts := notes.Options{DB: db, DataDir: cfg.DataDir, Mapping: m, Logger: log}
+	if !*quiet {
+		opts.Progress = os.Stderr
+	}
+	im, err := notes.NewImporter(opts)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, path := range fs.Args() {
+		rep, err := im.Import(ctx, path)
+		rep.WriteText(os.Stdout)
+		if *reportFile != "" {
+			if werr := rep.WriteJSON(*reportFile); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if !rep.Passed {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return errors.New("notes import: the verification report shows unexplained differences (see above)")
+	}
+	return nil
+}
+
+func cmdNotesSync(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("notes sync", flag.ContinueOnError)
+	dasURL := fs.String("das", "", "Domino server base URL for Domino Access Services (e.g. https://domino.example)")
+	dbPath := fs.String("db", "", "database path on the Domino server (e.g. xxgl/info.nsf)")
+	drop := fs.String("drop", "", "drop folder of incremental DXL exports (imported files move to DIR/done)")
+	mappingFile := fs.String("mapping", "", "mapping file (JSON)")
+	interval := fs.Duration("interval", time.Minute, "time between polls")
+	reconcile := fs.Duration("reconcile", time.Hour, "time between UNID-set reconciliations (deletions)")
+	pageSize := fs.Int("page-size", 100, "DAS page size (ps)")
+	once := fs.Bool("once", false, "poll once (and reconcile once with --das), print the report and exit")
+	force := fs.Bool("force", false, "with --once: allow a reconciliation that archives more than half of the records")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this address (e.g. 127.0.0.1:9464)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{"notes sync takes no arguments besides its flags"}
+	}
+	if (*dasURL == "") != (*dbPath == "") {
+		return usageError{"notes sync: --das and --db go together"}
+	}
+	if *dasURL == "" && *drop == "" {
+		return usageError{"notes sync: give --das URL --db PATH, or --drop DIR, or both"}
+	}
+	m, err := loadMapping(*mappingFile)
+	if err != nil {
+		return err
+	}
+	cfg, db, log, err := setup(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	im, err := notes.NewImporter(notes.Options{DB: db, DataDir: cfg.DataDir, Mapping: m, Logger: log})
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	so := notes.SyncOptions{Importer: im, DropDir: *drop, Interval: *interval, ReconcileEvery: *reconcile, Registerer: reg, Logger: log}
+	if *dasURL != "" {
+		// Credentials from the environment, never from flags (they would show in ps).
+		das, err := notes.NewDASClient(notes.DASOptions{BaseURL: *dasURL, Database: *dbPath, PageSize: *pageSize,
+			Username: os.Getenv("INFOWORK_NOTES_DAS_USERNAME"), Password: os.Getenv("INFOWORK_NOTES_DAS_PASSWORD")})
+		if err != nil {
+			return err
+		}
+		so.DAS = das
+	}
+	s, err := notes.NewSyncer(so)
+	if err != nil {
+		return err
+	}
+	if *once {
+		rep, err := s.PollOnce(ctx)
+		rep.WriteText(os.Stdout)
+		if err != nil {
+			return err
+		}
+		if so.DAS != nil {
+			rrep, err := s.Reconcile(ctx, *force)
+			if err != nil {
+				return err
+			}
+			rrep.WriteText(os.Stdout)
+		}
+		if !rep.Passed {
+			return errors.New("notes sync: the verification report shows unexplained differences (see above)")
+		}
+		return nil
+	}
+	if *metricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("notes sync: metrics address: %w", err)
+		}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		log.Info("notes sync metrics", "addr", ln.Addr().String(), "path", "/metrics")
+	}
+	log.Info("notes sync started", "das", *dasURL, "db", *dbPath, "drop", *drop, "interval", interval.String())
+	return s.Run(ctx)
+}
