@@ -44,7 +44,8 @@ func TestWorkflowAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := submission.New(s.DB).Create(ctx, u.Subject(), submission.Input{Title: "流转接口测试", Body: "正文", Draft: true}, "")
+	c, err := submission.New(s.DB).Create(ctx, u.Subject(), submission.Input{Title: "流转接口测试", Body: "正文",
+		WriterName: "张三", WriterPhone: "0731-84001234", Draft: true}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestWorkflowAPI(t *testing.T) {
 	check("TransitionOptions", o.JSON(t))
 	check("TransitionChoice", o.JSON(t)["transitions"].([]any)[0].(map[string]any))
 	check("WorkflowReason", o.JSON(t)["reasons"].([]any)[0].(map[string]any))
-	if got := available(rep); got.State != "draft" || len(got.Transitions) != 1 || got.Transitions[0].Code != "submit" {
+	if got := available(rep); got.State != "draft" || len(got.Transitions) != 2 || got.Transitions[0].Code != "submit" || got.Transitions[1].Code != "discard" {
 		t.Fatalf("reporter on a draft: %+v", got)
 	}
 	if r := s.api(t, "GET", base+"/transitions", other, nil); r.Status != http.StatusNotFound {
@@ -187,7 +188,7 @@ func TestWorkflowAPI(t *testing.T) {
 	check("WorkflowList", wl.JSON(t))
 	check("StoredWorkflow", wl.JSON(t)["items"].([]any)[0].(map[string]any))
 	d := workflow.Default()
-	d.Title = "第二版"
+	d.Title = "第三版"
 	if r := s.api(t, "POST", "/api/v1/workflows", ed, d); r.Status != http.StatusForbidden {
 		t.Errorf("editor publishes: %s, want 403", r)
 	}
@@ -198,7 +199,7 @@ func TestWorkflowAPI(t *testing.T) {
 		t.Errorf("invalid definition: %s, want 422 naming the role", r)
 	}
 	pub := s.api(t, "POST", "/api/v1/workflows", admin, d)
-	if pub.Status != http.StatusCreated || pub.JSON(t)["version"] != float64(2) {
+	if pub.Status != http.StatusCreated || pub.JSON(t)["version"] != float64(3) {
 		t.Fatalf("publish: %s", pub)
 	}
 	check("StoredWorkflow", pub.JSON(t))
@@ -231,7 +232,7 @@ func TestWorkflowPages(t *testing.T) {
 	form := rep.get("/submissions/new")
 	must(t, strings.Contains(string(form.Body), `name="draft" value="1"`) && strings.Contains(string(form.Body), "保存草稿"), "the form has no 保存草稿 button")
 	r := rep.post("/submissions", url.Values{"_csrf": {csrfOf(t, form)}, "title": {"流转页面测试"}, "body": {"某街道开展入户走访。"},
-		"writer_name": {"张三"}, "writer_phone": {"0731-1234567"}, "draft": {"1"}})
+		"writer_name": {"张三"}, "writer_phone": {"0731-84001234"}, "draft": {"1"}})
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("save draft: %s", r)
 	}

@@ -33,6 +33,8 @@ func workflowError(err error) error {
 			return &httpError{status: fiber.StatusForbidden, code: "transition_forbidden", message: re.Message}
 		case workflow.RefusedGuard:
 			return &httpError{status: fiber.StatusUnprocessableEntity, code: "validation_failed", message: re.Message, fields: re.Fields}
+		case workflow.RefusedLocked:
+			return &httpError{status: fiber.StatusConflict, code: "locked", message: re.Message}
 		}
 		return &httpError{status: fiber.StatusUnprocessableEntity, code: "invalid_transition", message: re.Message}
 	case errors.As(err, &de):
@@ -159,4 +161,39 @@ func (a *App) apiWorkflowPublish(c *fiber.Ctx) error {
 	}
 	c.Location("/api/v1/workflows")
 	return c.Status(fiber.StatusCreated).JSON(storedJSON(st))
+}
+
+// apiWorkflowValidate checks a definition without publishing it: its problems, or what it
+// changes against the active version of its name. System administrator only, like publishing.
+func (a *App) apiWorkflowValidate(c *fiber.Ctx) error {
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
+		return errStatus(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "请求体必须是 application/json")
+	}
+	if !sessionOf(c).User.Subject().Has(access.RoleSysAdmin) {
+		return errStatus(fiber.StatusForbidden, "forbidden", "只有系统管理员维护流程定义")
+	}
+	d, err := workflow.Parse(c.Body())
+	if err == nil {
+		err = d.Validate()
+	}
+	var de *workflow.DefinitionError
+	if errors.As(err, &de) {
+		return c.JSON(fiber.Map{"valid": false, "problems": de.Problems, "changes": []fiber.Map{}})
+	}
+	if err != nil {
+		return err
+	}
+	changes := []fiber.Map{}
+	list, err := a.opts.Workflow.List(c.UserContext())
+	if err != nil {
+		return err
+	}
+	for _, st := range list {
+		if st.Name == d.Name && st.Active {
+			for _, ch := range workflow.Diff(st.Definition, d) {
+				changes = append(changes, fiber.Map{"kind": ch.Kind, "what": ch.What, "key": ch.Key, "detail": ch.Detail})
+			}
+		}
+	}
+	return c.JSON(fiber.Map{"valid": true, "problems": []string{}, "changes": changes})
 }

@@ -35,6 +35,8 @@ Commands:
   analyze [--mode index|query] TEXT…  print the tokens of TEXT (or standard input) as term, start, end
   bench      performance harness: generated corpus, load/freshness/search/HTTP/memory vs PG FTS
              and OpenSearch; appends to BENCHMARKS.md [--docs N] [--opensearch URL] [--profile DIR]
+  extract --type MIME FILE  extract the text of one file (the child process the server starts
+             with resource limits; prints JSON)
   version
 
 Configuration (environment): INFOWORK_DATABASE_URL, INFOWORK_HTTP_ADDR (127.0.0.1:8080),
@@ -114,6 +116,8 @@ func run(ctx context.Context, args []string) error {
 			return usageError{"outbox: want 'outbox replay'"}
 		}
 		return cmdOutboxReplay(ctx, rest[1:])
+	case "extract":
+		return cmdExtract(rest)
 	case "version":
 		fmt.Println("infowork", version)
 		return nil

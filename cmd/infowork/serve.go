@@ -22,6 +22,7 @@ import (
 	"infowork/access"
 	"infowork/analyzers"
 	"infowork/attachment"
+	"infowork/extract"
 	"infowork/auth"
 	"infowork/demo"
 	"infowork/indexer"
@@ -138,10 +139,25 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 	var app *webapp.App
 	if withWeb {
 		limiter := ratelimit.New(db, ratelimit.Options{Logger: log})
-		atts, err := attachment.New(db, attachment.Options{DataDir: cfg.DataDir, MaxBytes: int64(cfg.UploadMaxBytes), Logger: log})
+		// Text extraction and page previews run in child processes of this binary with limits
+		// (package extract); the worker lives where the blobs are (issue 11).
+		runner, err := extract.NewRunner(extract.RunnerOptions{})
 		if err != nil {
 			return err
 		}
+		atts, err := attachment.New(db, attachment.Options{DataDir: cfg.DataDir, MaxBytes: int64(cfg.UploadMaxBytes), Extractor: runner, Logger: log})
+		if err != nil {
+			return err
+		}
+		extractor, err := attachment.NewWorker(atts, attachment.WorkerOptions{Logger: log, Registerer: reg})
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = extractor.Run(ctx)
+		}()
 		ro, closeRO, err := cfg.openReadOnly(ctx, db)
 		if err != nil {
 			return err
