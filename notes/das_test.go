@@ -91,7 +91,7 @@ func (s *dasStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out := map[string]any{"@unid": d.unid, "@noteid": "8F6", "@form": d.form,
-			"@href": prefix + "/unid/" + d.unid,
+			"@href":    prefix + "/unid/" + d.unid,
 			"@created": d.created.Format(time.RFC3339), "@modified": d.modified.Format(time.RFC3339)}
 		for k, v := range d.fields {
 			out[k] = v

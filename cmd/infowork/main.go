@@ -32,6 +32,10 @@ Commands:
   reconcile  compare (id, version) between the database and the index and repair [--dry-run]
   audit verify   verify the audit log's hash chain
   outbox replay  return dead-letter outbox rows to the queue
+  notes import [--mapping FILE] [--report FILE.json] PATH…  import Lotus Notes DXL exports, verify, report
+  notes sync [--das URL --db PATH] [--drop DIR] [--interval 1m] [--reconcile 1h] [--once] [--metrics-addr ADDR]
+             live sync during the cut-over (DAS credentials: INFOWORK_NOTES_DAS_USERNAME/_PASSWORD)
+  notes mapping  print the default mapping file (edit it and pass --mapping)
   analyze [--mode index|query] TEXT…  print the tokens of TEXT (or standard input) as term, start, end
   bench      performance harness: generated corpus, load/freshness/search/HTTP/memory vs PG FTS
              and OpenSearch; appends to BENCHMARKS.md [--docs N] [--opensearch URL] [--profile DIR]
@@ -104,6 +108,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdReconcile(ctx, rest)
 	case "bench":
 		return cmdBench(ctx, rest)
+	case "notes":
+		return cmdNotes(ctx, rest)
 	case "analyze":
 		return cmdAnalyze(ctx, rest, os.Stdin, os.Stdout)
 	case "audit":
