@@ -145,7 +145,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Printer prints the PDF at sign-off; nil builds one with default options.
 	Printer *render.Printer
-	// Sources resolve item references by kind; submissions are built in, drafts register here.
+	// Sources resolve item references by kind; submissions and drafts are built in, and an
+	// entry here adds or replaces one.
 	Sources map[string]Source
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
@@ -172,7 +173,7 @@ func New(db *pgxpool.Pool, opts Options) *Service {
 		opts.Now = time.Now
 	}
 	s := &Service{db: db, log: opts.Logger.With("component", "periodical"), printer: opts.Printer, now: opts.Now,
-		sources: map[string]Source{KindSubmission: submissionSource{}}}
+		sources: map[string]Source{KindSubmission: submissionSource{}, KindDraft: draftSource{}}}
 	for k, v := range opts.Sources {
 		s.sources[k] = v
 	}

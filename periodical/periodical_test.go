@@ -12,11 +12,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"infowork/access"
+	"infowork/draft"
 	"infowork/internal/testenv"
 	"infowork/label"
 	"infowork/periodical"
 	"infowork/search"
 	"infowork/submission"
+	"infowork/workflow"
 )
 
 type fixture struct {
@@ -380,3 +382,36 @@ func TestEndorsementFollowUp(t *testing.T) {
 }
 
 var _ = pgx.ErrNoRows
+
+func TestDraftItemContributingUnits(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.daily(t, "")
+	a := f.submit(t, f.reporterA, "城东区老旧小区加装电梯进展", "internal")
+	b := f.submit(t, f.reporterB, "住建局推进加装电梯补贴", "internal")
+	ds := draft.New(f.db, workflow.New(f.db))
+	d, err := ds.Create(ctx, f.editor, draft.CreateInput{Title: "全市加装电梯工作取得进展", SubmissionIDs: []int64{a.ID, b.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, _ := f.svc.CreateIssue(ctx, f.editor, p.ID, periodical.IssueInput{}, "")
+	ref := periodical.Ref{Kind: periodical.KindDraft, ID: d.ID}
+	if _, err := f.svc.AddItems(ctx, f.editor, is.ID, []periodical.Ref{ref}, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.svc.Issue(ctx, f.editor, is.ID)
+	if len(got.Items) != 1 || got.Items[0].UnitNames() != "城东区委办、市住建局" || got.Items[0].Title != "全市加装电梯工作取得进展" {
+		t.Fatalf("draft item: %+v", got.Items)
+	}
+	if _, err := f.svc.Sign(ctx, f.signer, is.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	e, err := f.svc.Endorse(ctx, f.editor, periodical.EndorsementInput{IssueItemID: got.Items[0].ID, Leader: "李书记", Level: "city",
+		Text: "请两单位抓好落实。", Date: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), Deadline: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Tasks) != 2 || e.Tasks[0].UnitCode != "A01" || e.Tasks[1].UnitCode != "B02" {
+		t.Fatalf("a merged draft's endorsement tasks its two contributing units: %+v", e.Tasks)
+	}
+}
