@@ -41,6 +41,9 @@ Commands:
              and OpenSearch; appends to BENCHMARKS.md [--docs N] [--opensearch URL] [--profile DIR]
   extract --type MIME FILE  extract the text of one file (the child process the server starts
              with resource limits; prints JSON)
+  notify [--once] [--interval 30s]  deliver notifications to users' e-mail/webhook/SMS channels
+             (INFOWORK_SMTP_ADDR, _FROM, _USERNAME, _PASSWORD; INFOWORK_NOTIFY_WEBHOOK_SECRET; INFOWORK_BASE_URL)
+  notify channel --username U --kind email|webhook|sms --address A  set (empty: remove) a user's channel
   version
 
 Configuration (environment): INFOWORK_DATABASE_URL, INFOWORK_HTTP_ADDR (127.0.0.1:8080),
@@ -124,6 +127,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdOutboxReplay(ctx, rest[1:])
 	case "extract":
 		return cmdExtract(rest)
+	case "notify":
+		return cmdNotify(ctx, rest)
 	case "version":
 		fmt.Println("infowork", version)
 		return nil
