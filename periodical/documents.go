@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
+	"infowork/outbox"
 	"infowork/search"
 	"infowork/store"
 	"infowork/submission"
@@ -25,7 +28,7 @@ func init() {
 }
 
 // documentFlags sets Archived and Endorsement on submission documents: archived when the record
-// is an item of an archived issue; endorsement "open" while any of its endorsements is open,
+// (or a draft made from it) is an item of an archived issue; endorsement "open" while any of its endorsements is open,
 // "closed" when it has endorsements and all are closed.
 func documentFlags(ctx context.Context, db store.DB, docs map[int64]search.Document) error {
 	if len(docs) == 0 {
@@ -35,11 +38,18 @@ func documentFlags(ctx context.Context, db store.DB, docs map[int64]search.Docum
 	for id := range docs {
 		ids = append(ids, id)
 	}
-	rows, err := db.Query(ctx, `SELECT x.id,
-			EXISTS (SELECT 1 FROM periodical_issue_items it JOIN periodical_issues i ON i.id = it.issue_id
-				WHERE it.item_kind = 'submission' AND it.item_id = x.id AND it.removed_at IS NULL AND i.state = 'archived'),
+	// A record counts through itself or through a draft made from it (a merged draft's
+	// endorsement is an endorsement of each report it draws on).
+	rows, err := db.Query(ctx, `WITH refs AS (
+			SELECT x.id, 'submission'::text AS kind, x.id AS item_id FROM unnest($1::bigint[]) AS x(id)
+			UNION ALL
+			SELECT ds.submission_id, 'draft', ds.draft_id FROM draft_sources ds WHERE ds.submission_id = ANY($1::bigint[]))
+		SELECT x.id,
+			EXISTS (SELECT 1 FROM refs r JOIN periodical_issue_items it ON it.item_kind = r.kind AND it.item_id = r.item_id
+				JOIN periodical_issues i ON i.id = it.issue_id
+				WHERE r.id = x.id AND it.removed_at IS NULL AND i.state = 'archived'),
 			(SELECT CASE WHEN count(*) = 0 THEN '' WHEN bool_or(e.state = 'open') THEN 'open' ELSE 'closed' END
-				FROM endorsements e WHERE e.item_kind = 'submission' AND e.item_id = x.id)
+				FROM refs r JOIN endorsements e ON e.item_kind = r.kind AND e.item_id = r.item_id WHERE r.id = x.id)
 		FROM unnest($1::bigint[]) AS x(id)`, ids)
 	if err != nil {
 		return fmt.Errorf("periodical: document flags: %w", err)
@@ -104,4 +114,30 @@ func (s *Service) Placements(ctx context.Context, refs []Ref, maxLevel int) (map
 		out[r] = append(out[r], p)
 	}
 	return out, rows.Err()
+}
+
+// reindexRefs queues the search documents that follow from items: submissions themselves, and
+// for a draft its source submissions (the draft has no search document of its own here).
+func reindexRefs(ctx context.Context, tx pgx.Tx, refs []Ref) error {
+	var subs, drafts []int64
+	for _, r := range refs {
+		switch r.Kind {
+		case KindSubmission:
+			subs = append(subs, r.ID)
+		case KindDraft:
+			drafts = append(drafts, r.ID)
+		}
+	}
+	if len(drafts) > 0 {
+		rows, err := tx.Query(ctx, `SELECT DISTINCT submission_id FROM draft_sources WHERE draft_id = ANY($1::bigint[])`, drafts)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		subs = append(subs, ids...)
+	}
+	return outbox.Enqueue(ctx, tx, submission.Entity, subs...)
 }

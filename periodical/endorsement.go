@@ -14,7 +14,6 @@ import (
 
 	"infowork/access"
 	"infowork/audit"
-	"infowork/outbox"
 )
 
 // Leader levels of an endorsement (scoring weights live with the scoring rules).
@@ -156,10 +155,15 @@ func (s *Service) Endorse(ctx context.Context, sub access.Subject, in Endorsemen
 		if len(in.Scan) > 0 {
 			scan, scanSHA = in.Scan, sha(in.Scan)
 		}
+		// Without a deadline nothing is to be followed up (a 参阅性 endorsement): recorded closed.
+		state := "open"
+		if in.Deadline.IsZero() {
+			state = "closed"
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO endorsements (issue_item_id, item_kind, item_id, leader_name, leader_level, text, endorsed_on,
-				scan_name, scan_type, scan, scan_sha256, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-			in.IssueItemID, ref.Kind, ref.ID, in.Leader, in.Level, in.Text, in.Date, in.ScanName, in.ScanType, scan, scanSHA, nullID(sub.UserID)).Scan(&id); err != nil {
+				scan_name, scan_type, scan, scan_sha256, created_by, state)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+			in.IssueItemID, ref.Kind, ref.ID, in.Leader, in.Level, in.Text, in.Date, in.ScanName, in.ScanType, scan, scanSHA, nullID(sub.UserID), state).Scan(&id); err != nil {
 			return err
 		}
 		if !in.Deadline.IsZero() {
@@ -182,7 +186,7 @@ func (s *Service) Endorse(ctx context.Context, sub access.Subject, in Endorsemen
 				}
 			}
 		}
-		if err := outbox.Enqueue(ctx, tx, ref.Kind, ref.ID); err != nil {
+		if err := reindexRefs(ctx, tx, []Ref{ref}); err != nil {
 			return err
 		}
 		lv := int(is.Classification)
@@ -394,7 +398,7 @@ func (s *Service) Review(ctx context.Context, sub access.Subject, taskID int64, 
 				eid, review, nullID(sub.UserID)); err != nil {
 				return err
 			}
-			if err := outbox.Enqueue(ctx, tx, kind, itemID); err != nil {
+			if err := reindexRefs(ctx, tx, []Ref{{Kind: kind, ID: itemID}}); err != nil {
 				return err
 			}
 		}

@@ -415,3 +415,40 @@ func TestDraftItemContributingUnits(t *testing.T) {
 		t.Fatalf("a merged draft's endorsement tasks its two contributing units: %+v", e.Tasks)
 	}
 }
+
+func TestDraftFlagsItsSources(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.daily(t, "")
+	a := f.submit(t, f.reporterA, "甲单位情况", "internal")
+	b := f.submit(t, f.reporterB, "乙单位情况", "internal")
+	ds := draft.New(f.db, workflow.New(f.db))
+	d, err := ds.Create(ctx, f.editor, draft.CreateInput{Title: "综合情况", SubmissionIDs: []int64{a.ID, b.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, _ := f.svc.CreateIssue(ctx, f.editor, p.ID, periodical.IssueInput{}, "")
+	if _, err := f.svc.AddItems(ctx, f.editor, is.ID, []periodical.Ref{{Kind: periodical.KindDraft, ID: d.ID}}, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Sign(ctx, f.signer, is.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Archive(ctx, f.editor, is.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.svc.Issue(ctx, f.editor, is.ID)
+	if _, err := f.svc.Endorse(ctx, f.editor, periodical.EndorsementInput{IssueItemID: got.Items[0].ID, Leader: "李书记", Level: "city",
+		Text: "阅。", Date: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}, ""); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := submission.Documents(ctx, f.db, []int64{a.ID, b.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{a.ID, b.ID} {
+		if !docs[id].Archived || docs[id].Endorsement != "closed" { // no deadline: nothing to follow up
+			t.Errorf("source %d of an archived, endorsed draft: archived=%v endorsement=%q", id, docs[id].Archived, docs[id].Endorsement)
+		}
+	}
+}

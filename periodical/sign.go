@@ -17,7 +17,6 @@ import (
 
 	"infowork/access"
 	"infowork/audit"
-	"infowork/outbox"
 	"infowork/render"
 	"infowork/search"
 )
@@ -291,10 +290,12 @@ func (s *Service) Archive(ctx context.Context, sub access.Subject, issueID int64
 		if _, err := tx.Exec(ctx, `UPDATE periodical_issues SET state = 'archived', archived_at = now() WHERE id = $1`, issueID); err != nil {
 			return err
 		}
-		for _, it := range is.Items { // their search documents gain the archived facet
-			if err := outbox.Enqueue(ctx, tx, it.Ref.Kind, it.Ref.ID); err != nil {
-				return err
-			}
+		refs := make([]Ref, len(is.Items))
+		for i, it := range is.Items {
+			refs[i] = it.Ref
+		}
+		if err := reindexRefs(ctx, tx, refs); err != nil { // their search documents gain the archived facet
+			return err
 		}
 		if err := s.touch(ctx, tx, issueID); err != nil {
 			return err
