@@ -98,78 +98,97 @@ func ComputeReaders(acl *ACL, d *Document, m *Mapping) Readers {
 	readers, authors := d.ReadersAndAuthors()
 	names := append(slices.Clone(readers), authors...)
 	open := acl.defaultRank() >= levelRank["reader"]
-	canRead := func(name string) (bool, bool) { // (may read, decided by an explicit entry)
-		if e, ok := acl.entry(name); ok {
-			return Rank(e.Level) >= levelRank["reader"], true
-		}
-		return open, false
+	special := func(e ACLEntry) bool {
+		return e.Attrs["default"] == "true" || e.Name == "-Default-" || strings.EqualFold(e.Name, "Anonymous")
 	}
-	add := func(p string) {
+	// An explicit entry below Reader (No Access, Depositor) denies that person even when a group
+	// they belong to, or -Default-, would let them read. A readers list can only add, and group
+	// membership is not known here, so while such an entry exists no group-like principal
+	// (unit:, role:) is granted: access becomes narrower than in Notes, never wider.
+	// A group entry below Reader likewise decides the level of its members who have no entry of
+	// their own, so then a person is granted only through their own entry.
+	deny, groupDeny := false, false
+	if acl != nil {
+		for _, e := range acl.Entries {
+			if !special(e) && Rank(e.Level) < levelRank["reader"] {
+				deny = true
+				if !strings.HasPrefix(m.principal(e.Name, &[]string{}), "user:") {
+					groupDeny = true
+				}
+			}
+		}
+	}
+	add := func(name string) {
+		p := m.principal(name, &out.Unmapped)
+		if deny && !strings.HasPrefix(p, "user:") && !strings.HasPrefix(p, "notes:") {
+			out.Narrowed = append(out.Narrowed, name)
+			return
+		}
 		if !slices.Contains(out.Principals, p) {
 			out.Principals = append(out.Principals, p)
 		}
 	}
-	if len(readers) == 0 {
-		if open {
-			// Explicit No Access entries still never read; they are people or groups, and an
-			// allow-list cannot subtract them, so the record lists the readers instead.
-			var denied bool
-			if acl != nil {
-				for _, e := range acl.Entries {
-					if Rank(e.Level) < levelRank["reader"] && e.Attrs["default"] != "true" && e.Name != "-Default-" && e.Name != "Anonymous" {
-						denied = true
-					}
-				}
-			}
-			if !denied {
-				return out
-			}
-		}
-		for _, e := range acl.Entries {
-			if e.Attrs["default"] == "true" || e.Name == "-Default-" || e.Name == "Anonymous" {
-				continue
-			}
-			if Rank(e.Level) >= levelRank["reader"] {
-				add(m.principal(e.Name, &out.Unmapped))
-			}
-		}
-		if open {
-			out.Narrowed = append(out.Narrowed, "-Default-")
-		}
+	finish := func() Readers {
 		if len(out.Principals) == 0 {
 			out.Principals = []string{NoOne}
 		}
 		sort.Strings(out.Principals)
 		return out
 	}
+	if len(readers) == 0 {
+		if open && !deny {
+			return out // everyone the unit and label rules allow
+		}
+		for _, e := range acl.Entries {
+			if !special(e) && Rank(e.Level) >= levelRank["reader"] {
+				add(e.Name)
+			}
+		}
+		if open {
+			out.Narrowed = append(out.Narrowed, "-Default-")
+		}
+		return finish()
+	}
 	for _, n := range names {
-		if strings.HasPrefix(n, "[") && strings.HasSuffix(n, "]") && acl != nil && len(acl.Entries) > 0 {
-			// a role: the ACL entries that hold it (and may read)
-			for _, e := range acl.Entries {
-				if slices.Contains(e.Roles, n) || slices.Contains(e.Roles, strings.Trim(n, "[]")) {
-					if Rank(e.Level) >= levelRank["reader"] {
-						add(m.principal(e.Name, &out.Unmapped))
+		if strings.HasPrefix(n, "[") && strings.HasSuffix(n, "]") {
+			// a role: the people whose own ACL entry holds it (a group's roles reach only the
+			// members without an entry of their own, which is not known here)
+			if acl != nil {
+				for _, e := range acl.Entries {
+					if special(e) || Rank(e.Level) < levelRank["reader"] ||
+						!(slices.Contains(e.Roles, n) || slices.Contains(e.Roles, strings.Trim(n, "[]"))) {
+						continue
+					}
+					if p := m.principal(e.Name, &[]string{}); strings.HasPrefix(p, "user:") {
+						add(e.Name)
+					} else {
+						out.Narrowed = append(out.Narrowed, e.Name)
 					}
 				}
 			}
 			if p := m.principal(n, &[]string{}); !strings.HasPrefix(p, "notes:") {
-				add(p) // the operator mapped the role itself (e.g. role:editor)
+				add(n) // the operator mapped the role itself (e.g. role:editor)
 			}
 			continue
 		}
-		ok, explicit := canRead(n)
-		switch {
-		case ok:
-			add(m.principal(n, &out.Unmapped))
-		case !explicit && !open:
+		if e, ok := acl.entry(n); ok {
+			switch {
+			case Rank(e.Level) >= levelRank["reader"]:
+				add(n)
+			case !strings.HasPrefix(m.principal(n, &[]string{}), "user:"):
+				// a group denied as a group: members with their own Reader entry still read in
+				// Notes, and who they are is not known here
+				out.Narrowed = append(out.Narrowed, n)
+			}
+			continue
+		}
+		if open && !groupDeny {
+			add(n)
+		} else {
 			out.Narrowed = append(out.Narrowed, n)
 		}
 	}
-	if len(out.Principals) == 0 {
-		out.Principals = []string{NoOne}
-	}
-	sort.Strings(out.Principals)
-	return out
+	return finish()
 }
 
 // NotesUser is a person in the Notes directory, for the oracle.

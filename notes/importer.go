@@ -435,7 +435,7 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 		rep.unmapped(n)
 	}
 	if len(rd.Narrowed) > 0 {
-		rep.explain(d.UNID, "读者名单中 "+strings.Join(rd.Narrowed, "、")+" 在 ACL 中无条目（数据库默认无权访问），按更严格处理")
+		rep.explain(d.UNID, "读者权限中 "+strings.Join(rd.Narrowed, "、")+" 无法精确换算（组成员关系不在导出中，或 ACL 含个人“无权访问”条目）：未授予，比 Notes 更严格")
 	}
 	if d.Conflict {
 		rep.explain(d.UNID, "复制/保存冲突文档：作为关联版本导入（父文档 "+d.Parent+"），已标记待审核")

@@ -205,12 +205,23 @@ func TestSampleExportKeepsEverything(t *testing.T) {
 // the No Access entry.
 func TestSampleAccessRules(t *testing.T) {
 	e := newEnv(t, testMapping(t))
-	if _, err := e.im.Import(e.ctx, "testdata/sample.dxl"); err != nil {
+	rep, err := e.im.Import(e.ctx, "testdata/sample.dxl")
+	if err != nil {
 		t.Fatal(err)
 	}
+	// The group XXB Office has Reader access, but Zhao Liu's own No Access entry must win for
+	// him even if he is in the group, and group membership is not in the export: the group is
+	// left out (narrower than Notes, never wider) and the report says so.
 	_, readers := e.record(t, mainUNID)
-	if want := []string{"unit:B001", "user:lisi", "user:wangwu", "user:zhangsan"}; !slices.Equal(readers, want) {
+	if want := []string{"user:lisi", "user:wangwu", "user:zhangsan"}; !slices.Equal(readers, want) {
 		t.Fatalf("main readers %v, want %v", readers, want)
+	}
+	explained := false
+	for _, x := range rep.Explained {
+		explained = explained || (x.UNID == mainUNID && strings.Contains(x.Reason, "XXB Office"))
+	}
+	if !explained {
+		t.Fatalf("narrowing not explained: %+v", rep.Explained)
 	}
 	_, readers = e.record(t, readersUNID)
 	// Readers: Wang Wu, [Editors] (Zhang San holds it), Zhao Liu (No Access: never); Authors: Li Si.
