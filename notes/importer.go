@@ -232,13 +232,14 @@ func (im *Importer) saveDatabase(ctx context.Context, db DatabaseInfo, acl *ACL)
 	return nil
 }
 
-// loadACL returns the stored ACL of a database (by replica id; with none given, the only
+// loadACL returns the stored ACL of a database (by replica id or path; with neither, the only
 // database known), or nil when none is known.
 func (im *Importer) loadACL(ctx context.Context, replica string) (*ACL, error) {
 	var raw []byte
 	var err error
 	if replica != "" {
-		err = im.db.QueryRow(ctx, `SELECT acl FROM notes_databases WHERE replica_id = $1`, replica).Scan(&raw)
+		err = im.db.QueryRow(ctx, `SELECT acl FROM notes_databases WHERE replica_id = $1 OR path = $1
+			ORDER BY replica_id = $1 DESC LIMIT 1`, replica).Scan(&raw)
 	} else {
 		err = im.db.QueryRow(ctx, `SELECT acl FROM notes_databases WHERE (SELECT count(*) FROM notes_databases) = 1`).Scan(&raw)
 	}

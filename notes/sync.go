@@ -211,7 +211,10 @@ func (s *Syncer) pollDAS(ctx context.Context, rep *Report) error {
 		return err
 	}
 	db := DatabaseInfo{Path: s.o.DAS.o.Database}
-	acl, err := s.im.loadACL(ctx, "")
+	acl, err := s.im.loadACL(ctx, s.o.DAS.o.Database)
+	if err == nil && acl == nil {
+		acl, err = s.im.loadACL(ctx, "")
+	}
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"infowork/access"
+	"infowork/label"
 	"infowork/notes"
+	"infowork/store"
+	"infowork/submission"
 )
 
 const (
@@ -123,6 +127,17 @@ func TestSyncCreateUpdateDeleteWithCheckpoint(t *testing.T) {
 	}
 	if _, archived := e.title(t, unidC); !archived {
 		t.Fatal("deleted document's record not archived")
+	}
+	var idC int64
+	if err := e.db.QueryRow(e.ctx, `SELECT id FROM submissions WHERE source_ref = $1`, unidC).Scan(&idC); err != nil {
+		t.Fatal(err)
+	}
+	editor := access.Subject{Username: "editor", Roles: []string{access.RoleEditor}, Clearance: label.Confidential}
+	if _, err := submission.New(e.db).Get(e.ctx, editor, idC, "127.0.0.1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a record deleted in Notes is still readable: %v", err)
+	}
+	if page, err := submission.New(e.db).List(e.ctx, editor, submission.ListOptions{}); err != nil || page.Total != 3 {
+		t.Fatalf("list after the deletion: %d records, %v", page.Total, err)
 	}
 	if _, archived := e.title(t, unidA); archived {
 		t.Fatal("a present document was archived")

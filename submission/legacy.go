@@ -124,12 +124,20 @@ func SetLegacyBodyTx(ctx context.Context, tx pgx.Tx, id int64, bodyHTML string) 
 	return nil
 }
 
+// DeletedReader is the readers list of a legacy record whose source document was deleted: a
+// principal no one holds, so lists, reads and search (which all apply the readers list) stop
+// showing it, while the row and its source data stay for audit and for a restore.
+const DeletedReader = "notes:-deleted-"
+
 // ArchiveLegacyTx archives a legacy record whose source document was deleted (never a hard
-// delete), bumping the version, and enqueues it. It returns the new version.
+// delete): archived_at is set, the readers list becomes DeletedReader, the version is bumped and
+// the record is enqueued so the index follows. A later save of the record (the document came
+// back) sets both again. It returns the new version.
 func ArchiveLegacyTx(ctx context.Context, tx pgx.Tx, id int64) (int64, error) {
 	var v int64
-	err := tx.QueryRow(ctx, `UPDATE submissions SET archived_at = now(), version = version + 1, updated_at = now()
-		WHERE id = $1 AND archived_at IS NULL RETURNING version`, id).Scan(&v)
+	err := tx.QueryRow(ctx, `UPDATE submissions SET archived_at = now(), readers = ARRAY[$2::text], version = version + 1,
+			updated_at = now()
+		WHERE id = $1 AND archived_at IS NULL RETURNING version`, id, DeletedReader).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = tx.QueryRow(ctx, `SELECT version FROM submissions WHERE id = $1`, id).Scan(&v)
 	}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"infowork/internal/testenv"
+	"infowork/store"
+)
+
+// The operator's commands end to end: import the corpus with a JSON report, import it again (no
+// change), then apply an incremental export from the drop folder with 'notes sync --once'.
+func TestNotesCommands(t *testing.T) {
+	corpus := filepath.Join(envOr("INFOWORK_CORPUS", "/work/shared/corpus"), "dxl")
+	if _, err := os.Stat(corpus); err != nil {
+		t.Skipf("DXL corpus not available: %v", err)
+	}
+	dsn := testenv.DSN(t)
+	t.Setenv("INFOWORK_DATABASE_URL", dsn)
+	data := t.TempDir()
+	t.Setenv("INFOWORK_DATA_DIR", data)
+	ctx := context.Background()
+	if err := run(ctx, []string{"unit", "create", "--code", "NOTES", "--name", "Notes 迁移"}); err != nil {
+		t.Fatal(err)
+	}
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	type report struct {
+		Passed bool `json:"passed"`
+		Total  struct {
+			Docs, Created, Unchanged, Verified int
+		} `json:"total"`
+	}
+	read := func() report {
+		b, err := os.ReadFile(reportFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r report
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if err := run(ctx, []string{"notes", "import", "--quiet", "--report", reportFile, corpus}); err != nil {
+		t.Fatal(err)
+	}
+	r := read()
+	if !r.Passed || r.Total.Docs < 30 || r.Total.Created != r.Total.Docs || r.Total.Verified != r.Total.Docs {
+		t.Fatalf("first import: %+v", r)
+	}
+	if err := run(ctx, []string{"notes", "import", "--quiet", "--report", reportFile, corpus}); err != nil {
+		t.Fatal(err)
+	}
+	if r2 := read(); !r2.Passed || r2.Total.Unchanged != r.Total.Docs || r2.Total.Created != 0 {
+		t.Fatalf("second import: %+v", r2)
+	}
+
+	drop := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(corpus, "plomino", "test_text_type.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc := strings.Replace(string(src), "sequence='1'", "sequence='2'", 1)
+	if err := os.WriteFile(filepath.Join(drop, "0001.dxl"), []byte(inc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"notes", "sync", "--drop", drop, "--once"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(drop, "done", "0001.dxl")); err != nil {
+		t.Fatalf("applied file not moved to done: %v", err)
+	}
+
+	db, err := store.Open(ctx, dsn, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var seq int64
+	if err := db.QueryRow(ctx, `SELECT sequence FROM notes_documents WHERE unid = '1442C2F472378BE1C12575CA002B4A72'`).Scan(&seq); err != nil || seq != 2 {
+		t.Fatalf("incremental export not applied: sequence %d, %v", seq, err)
+	}
+
+	var ue usageError
+	if err := run(ctx, []string{"notes", "sync"}); err == nil || !errors.As(err, &ue) {
+		t.Fatalf("sync without a source: %v", err)
+	}
+	if err := run(ctx, []string{"notes", "import", filepath.Join(t.TempDir(), "missing.dxl")}); err == nil {
+		t.Fatal("missing file accepted")
+	}
+}
