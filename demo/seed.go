@@ -139,6 +139,9 @@ func Seed(ctx context.Context, db *pgxpool.Pool, authSvc *auth.Service, subs *su
 	if progress != nil && len(ds.Messages) > 0 {
 		fmt.Fprintln(progress)
 	}
+	if _, err := seedPeriodicals(ctx, db); err != nil { // periodicals.go (issue 6)
+		return res, err
+	}
 	res.Took = time.Since(start)
 	return res, nil
 }
