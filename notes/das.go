@@ -107,6 +107,7 @@ func (c *DASClient) get(ctx context.Context, path string, q url.Values) (*http.R
 func (c *DASClient) Changes(ctx context.Context, since string) ([]DASEntry, time.Time, error) {
 	var out []DASEntry
 	var server time.Time
+	seen := map[string]bool{}
 	for page := 0; ; page++ {
 		q := url.Values{"ps": {strconv.Itoa(c.o.PageSize)}, "page": {strconv.Itoa(page)}}
 		if since != "" {
@@ -128,8 +129,17 @@ func (c *DASClient) Changes(ctx context.Context, since string) ([]DASEntry, time
 				return nil, time.Time{}, fmt.Errorf("notes: DAS document collection: %w", err)
 			}
 		}
-		out = append(out, entries...)
-		if len(entries) < c.o.PageSize {
+		fresh := 0
+		for _, e := range entries {
+			if !seen[e.UNID] {
+				seen[e.UNID] = true
+				out = append(out, e)
+				fresh++
+			}
+		}
+		// A short page ends the list; so does a page with nothing new (a server that ignores
+		// ps/page answers the whole list every time).
+		if len(entries) < c.o.PageSize || fresh == 0 {
 			break
 		}
 		if _, last, total, ok := contentRange(resp.Header.Get("Content-Range")); ok && last+1 >= total {
