@@ -87,6 +87,14 @@ func (j Job) LabelName() string {
 	return label.Level(*j.Label).Chinese()
 }
 
+// Level is the highest classification contained (0 before known).
+func (j Job) Level() int {
+	if j.Label == nil {
+		return 0
+	}
+	return *j.Label
+}
+
 // FileName is the download name: kind, marking, id and extension.
 func (j Job) FileName() string {
 	kind := map[string]string{KindSearch: "检索结果", KindStatistics: "统计"}[j.Kind]

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"infowork/analyzers"
 	"infowork/attachment"
 	"infowork/auth"
 	"infowork/label"
@@ -60,6 +61,12 @@ type Options struct {
 	Attachments *attachment.Service
 	// Workflow runs the editorial workflow (workflows.go); nil builds one on DB.
 	Workflow *workflow.Service
+	// Analyzer segments text for the topic trends of the statistics pages (issue 7); nil turns
+	// the trends panel off.
+	Analyzer *analyzers.Analyzer
+	// ExportDir holds the files of export jobs (issue 7); "" means a directory under the
+	// system's temporary directory.
+	ExportDir string
 }
 
 // App is the web application.
@@ -76,6 +83,8 @@ type App struct {
 
 	namesMu sync.Mutex
 	names   *nameCache
+
+	stats *statsDeps // statistics, scoring, saved searches and exports (routes_statistics.go)
 }
 
 // New builds the app; a template that does not parse fails here, at boot.

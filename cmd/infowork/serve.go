@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"os"
 	"os/signal"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"infowork/demo"
 	"infowork/indexer"
 	"infowork/ratelimit"
+	"infowork/savedsearch"
 	"infowork/search"
 	"infowork/store"
 	"infowork/submission"
@@ -113,8 +115,13 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 	}()
 
 	if withIndexer {
+		// Saved-search subscriptions are matched as batches commit (issue 7).
+		notifier, err := savedsearch.NewNotifier(savedsearch.NotifierOptions{DB: db, Analyzer: an, Logger: log, Registerer: reg})
+		if err != nil {
+			return err
+		}
 		ix, err := indexer.New(indexer.Options{DB: db, Engine: engine, Logger: log, Registerer: reg,
-			Sources: map[string]indexer.Source{submission.Entity: submission.Documents}})
+			Sources: map[string]indexer.Source{submission.Entity: submission.Documents}, OnIndexed: notifier.OnIndexed})
 		if err != nil {
 			return err
 		}
@@ -165,7 +172,8 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 		defer closeRO()
 		app, err = webapp.New(webapp.Options{DB: db, ReadDB: ro, Auth: authSvc, Submissions: subs, Engine: search.Instrument(engine, reg), Logger: log,
 			Registerer: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure, TrustedProxies: cfg.TrustedProxies,
-			Limiter: limiter, RateLimits: cfg.rateLimits(), Attachments: atts})
+			Limiter: limiter, RateLimits: cfg.rateLimits(), Attachments: atts,
+			Analyzer: an, ExportDir: filepath.Join(cfg.DataDir, "exports")})
 		if err != nil {
 			return err
 		}
