@@ -65,7 +65,7 @@ func TestNotesCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inc := strings.Replace(string(src), "sequence='1'", "sequence='2'", 1)
+	inc := strings.Replace(string(src), "unid='1442C2F472378BE1C12575CA002B4A72' sequence='1'", "unid='1442C2F472378BE1C12575CA002B4A72' sequence='2'", 1)
 	if err := os.WriteFile(filepath.Join(drop, "0001.dxl"), []byte(inc), 0o600); err != nil {
 		t.Fatal(err)
 	}
