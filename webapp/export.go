@@ -78,7 +78,7 @@ func (a *App) exportDownload(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	j, rc, err := ex.Open(c.UserContext(), u.Subject(), clientIP(c), idParam(c, "id"))
+	j, rc, err := ex.Open(c.UserContext(), u.Subject(), clientIP(c), savedID(c))
 	if err != nil {
 		return exportError(err)
 	}
@@ -134,7 +134,7 @@ func (a *App) apiExportGet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	j, err := ex.Get(c.UserContext(), sessionOf(c).User.ID, idParam(c, "id"))
+	j, err := ex.Get(c.UserContext(), sessionOf(c).User.ID, savedID(c))
 	if err != nil {
 		return exportError(err)
 	}

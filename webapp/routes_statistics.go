@@ -48,7 +48,6 @@ func (a *App) statisticsRoutes(f *fiber.App, api fiber.Router) {
 	f.Post("/saved-searches/:id<int>/subscribe", requireLogin, a.savedSearchSubscribe)
 	f.Post("/saved-searches/:id<int>/unsubscribe", requireLogin, a.savedSearchUnsubscribe)
 	f.Post("/saved-searches/:id<int>/archive", requireLogin, a.savedSearchArchive)
-	f.Post("/saved-searches/:sid<int>/seed/:id<int>", requireLogin, a.savedSearchSeed)
 	f.Get("/exports", requireLogin, a.exportList)
 	f.Post("/exports", requireLogin, a.exportCreate)
 	f.Get("/exports/:id<int>/download", requireLogin, a.exportDownload)

@@ -81,7 +81,7 @@ func (a *App) savedSearchCreate(c *fiber.Ctx) error {
 
 func (a *App) savedSearchSubscribe(c *fiber.Ctx) error {
 	u := sessionOf(c).User
-	if err := a.stats.saved.Subscribe(c.UserContext(), u.ID, idParam(c, "id")); err != nil {
+	if err := a.stats.saved.Subscribe(c.UserContext(), u.ID, savedID(c)); err != nil {
 		return savedError(err)
 	}
 	return c.Redirect("/saved-searches?flash=subscribed", fiber.StatusSeeOther)
@@ -89,7 +89,7 @@ func (a *App) savedSearchSubscribe(c *fiber.Ctx) error {
 
 func (a *App) savedSearchUnsubscribe(c *fiber.Ctx) error {
 	u := sessionOf(c).User
-	if err := a.stats.saved.Unsubscribe(c.UserContext(), u.ID, idParam(c, "id")); err != nil {
+	if err := a.stats.saved.Unsubscribe(c.UserContext(), u.ID, savedID(c)); err != nil {
 		return savedError(err)
 	}
 	return c.Redirect("/saved-searches?flash=unsubscribed", fiber.StatusSeeOther)
@@ -97,22 +97,10 @@ func (a *App) savedSearchUnsubscribe(c *fiber.Ctx) error {
 
 func (a *App) savedSearchArchive(c *fiber.Ctx) error {
 	u := sessionOf(c).User
-	if err := a.stats.saved.Archive(c.UserContext(), u.ID, idParam(c, "id")); err != nil {
+	if err := a.stats.saved.Archive(c.UserContext(), u.ID, savedID(c)); err != nil {
 		return savedError(err)
 	}
 	return c.Redirect("/saved-searches?flash=archived", fiber.StatusSeeOther)
-}
-
-// savedSearchSeed seeds a draft issue with a saved search's top hits: the periodical page's
-// own seeding (issueSeed) with the saved query filled in.
-func (a *App) savedSearchSeed(c *fiber.Ctx) error {
-	u := sessionOf(c).User
-	ss, err := a.stats.saved.Get(c.UserContext(), u.ID, idParam(c, "sid"))
-	if err != nil {
-		return savedError(err)
-	}
-	c.Request().PostArgs().Set("query", ss.Query)
-	return a.issueSeed(c)
 }
 
 type savedJSON struct {
@@ -171,4 +159,10 @@ func (a *App) apiSavedSearchCreate(c *fiber.Ctx) error {
 	}
 	ss.OwnerName = u.Name()
 	return c.Status(fiber.StatusCreated).JSON(toSavedJSON(ss, u.ID))
+}
+
+// savedID is the :id route parameter (the route pattern guarantees digits).
+func savedID(c *fiber.Ctx) int64 {
+	id, _ := strconv.ParseInt(c.Params("id"), 10, 64)
+	return id
 }
