@@ -80,7 +80,7 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	host, _, _ := net.SplitHostPort(s.Addr)
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return fmt.Errorf("smtp: %w", err)
 	}
 	defer c.Close()
