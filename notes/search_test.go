@@ -60,8 +60,8 @@ func TestImportedRecordsAreSearchableWithTheirReaders(t *testing.T) {
 		{"lisi", "限定读者", 1},    // listed in Authors
 		{"zhaoliu", "限定读者", 0}, // listed, but No Access in the ACL
 		{"someone", "限定读者", 0}, // not listed
-		{"zhangsan", "隐患", 1},   // rich-text body of the main report (ACL reader)
-		{"someone", "隐患", 0},    // -Default- is No Access
+		{"zhangsan", "隐患", 1},  // rich-text body of the main report (ACL reader)
+		{"someone", "隐患", 0},   // -Default- is No Access
 	} {
 		if got := hits(c.user, c.q); got != c.want {
 			t.Errorf("%s searching %q: %d hits, want %d", c.user, c.q, got, c.want)
