@@ -449,6 +449,7 @@ func (a *App) searchPage(c *fiber.Ctx) error {
 	if p.Page < pages {
 		data["NextURL"] = p.url(func(v url.Values) { v.Set("page", strconv.Itoa(p.Page+1)) })
 	}
+	data["SaveQuery"] = p.values().Encode() // the 保存检索 link and the export form (issue 7)
 	return a.render(c, fiber.StatusOK, "search", page{Title: "信息检索", Nav: "search", Data: data})
 }
 
