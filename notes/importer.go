@@ -438,6 +438,11 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 	if len(rd.Narrowed) > 0 {
 		rep.explain(d.UNID, "读者权限中 "+strings.Join(rd.Narrowed, "、")+" 无法精确换算（组成员关系不在导出中，或 ACL 含个人“无权访问”条目）：未授予，比 Notes 更严格")
 	}
+	if _, ok := d.Item("$Seal"); ok {
+		rep.explain(d.UNID, "文档已加密（$Seal）：导出时没有密钥，加密的域以原始数据保存，未解密，正文中没有这些内容")
+	} else if _, ok := d.Item("$SealData"); ok {
+		rep.explain(d.UNID, "文档已加密（$SealData）：导出时没有密钥，加密的域以原始数据保存，未解密，正文中没有这些内容")
+	}
 	if d.Conflict {
 		rep.explain(d.UNID, "复制/保存冲突文档：作为关联版本导入（父文档 "+d.Parent+"），已标记待审核")
 	}

@@ -87,6 +87,16 @@ func parseMapping(b []byte) (*Mapping, error) {
 	if _, err := label.Parse(m.DefaultClassification); err != nil {
 		return nil, fmt.Errorf("default_classification: %w", err)
 	}
+	for k, v := range m.Urgencies {
+		if submission.UrgencyName(v) == "" {
+			return nil, fmt.Errorf("urgencies[%q] = %q: want normal, urgent or very_urgent", k, v)
+		}
+	}
+	for k, v := range m.Classifications {
+		if _, err := label.Parse(v); err != nil {
+			return nil, fmt.Errorf("classifications[%q] = %q: %w", k, v, err)
+		}
+	}
 	for k, v := range m.Names {
 		if !validPrincipal(v) {
 			return nil, fmt.Errorf("names[%q] = %q: want user:NAME, unit:CODE or role:ROLE", k, v)

@@ -429,3 +429,52 @@ func TestGB18030ExportAndInvalidBytes(t *testing.T) {
 		t.Fatal("document with invalid bytes was imported")
 	}
 }
+
+func TestMappingFileErrors(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`{"forms": {}}`, "default_unit is required"},
+		{`{"default_unit": "X", "urgencies": {"急": "fast"}}`, "urgencies"},
+		{`{"default_unit": "X", "names": {"CN=A": "alice"}}`, "user:NAME"},
+		{`{"default_unit": "X", "colour": "red"}`, "unknown field"},
+	} {
+		p := filepath.Join(t.TempDir(), "m.json")
+		if err := os.WriteFile(p, []byte(c.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := notes.LoadMapping(p); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error about %s", c.body, err, c.want)
+		}
+	}
+}
+
+// A document encrypted without the key in the export is imported with its sealed data kept raw
+// and the report says so (never silently dropped).
+func TestEncryptedDocumentIsReported(t *testing.T) {
+	e := newEnv(t, nil)
+	p := filepath.Join(t.TempDir(), "sealed.dxl")
+	err := os.WriteFile(p, []byte(`<?xml version='1.0'?>
+<document xmlns='http://www.lotus.com/dxl' form='Secret'><noteinfo unid='5EA1ED0000000000000000000000ABCD' sequence='2'/>
+<item name='Subject'><text>加密文档</text></item>
+<item name='$Seal'><rawitemdata type='4'>AQAi2AcesshID+FtTwCviCWF</rawitemdata></item>
+<item name='$SealData'><rawitemdata type='1'>gv9GAAEAAAAAAAAAAACgBQAAoAUAAH8L</rawitemdata></item>
+</document>`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.im.Import(e.ctx, p)
+	if err != nil || !rep.Passed || rep.Total.Verified != 1 {
+		t.Fatalf("%v %+v", err, rep.Total)
+	}
+	found := false
+	for _, x := range rep.Explained {
+		found = found || strings.Contains(x.Reason, "加密")
+	}
+	if !found {
+		t.Fatalf("encryption not reported: %+v", rep.Explained)
+	}
+	var n int
+	if err := e.db.QueryRow(e.ctx, `SELECT count(*) FROM notes_documents, jsonb_array_elements(items) it
+		WHERE unid = '5EA1ED0000000000000000000000ABCD' AND it->>'name' IN ('$Seal', '$SealData')`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("sealed items kept: %d, %v", n, err)
+	}
+}
