@@ -25,15 +25,15 @@ import (
 // reader's access.
 
 type dashUnit struct {
-	Year                        int
-	MonthSubmitted, Quota       int
-	Submitted, Adopted, Merged  int
-	Returned                    int
-	Rate                        float64
-	Points                      float64
-	HasRules                    bool
-	ReturnedLink, AdoptedLink   string
-	Chart                       chartData
+	Year                       int
+	MonthSubmitted, Quota      int
+	Submitted, Adopted, Merged int
+	Returned                   int
+	Rate                       float64
+	Points                     float64
+	HasRules                   bool
+	ReturnedLink, AdoptedLink  string
+	Chart                      chartData
 }
 
 type dashEditor struct {

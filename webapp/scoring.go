@@ -23,10 +23,13 @@ import (
 // record events from outside the system (an adoption by a higher level, an endorsement) and
 // settle monthly quotas; signers publish (freeze) league tables. A unit reads its own ledger.
 
-func canEditRules(u auth.User) bool   { return u.Subject().Has(access.RoleSysAdmin) }
-func canScoreEvents(u auth.User) bool { s := u.Subject(); return s.Has(access.RoleEditor) || s.Has(access.RoleSigner) }
-func canPublish(u auth.User) bool     { return u.Subject().Has(access.RoleSigner) }
-func canReadScores(u auth.User) bool  { return u.Subject().AllUnits() || canEditRules(u) }
+func canEditRules(u auth.User) bool { return u.Subject().Has(access.RoleSysAdmin) }
+func canScoreEvents(u auth.User) bool {
+	s := u.Subject()
+	return s.Has(access.RoleEditor) || s.Has(access.RoleSigner)
+}
+func canPublish(u auth.User) bool    { return u.Subject().Has(access.RoleSigner) }
+func canReadScores(u auth.User) bool { return u.Subject().AllUnits() || canEditRules(u) }
 
 func scoringError(err error) error {
 	var ve *scoring.ValidationError

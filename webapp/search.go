@@ -27,6 +27,8 @@ type searchParams struct {
 	Districts       []string
 	Months          []string
 	Classifications []string
+	Archived        []string // periodical facets (issue 6): "archived"; "open", "closed"
+	Endorsed        []string
 	From, To        string
 	Sort            string
 	Page, Size      int
@@ -62,6 +64,7 @@ func parseSearchParams(c *fiber.Ctx) (searchParams, error) {
 	p := searchParams{
 		Q: strings.TrimSpace(c.Query("q")), Units: multi(c, "unit"), Categories: multi(c, "category"),
 		Districts: multi(c, "district"), Months: multi(c, "month"), Classifications: multi(c, "classification"),
+		Archived: multi(c, "archived"), Endorsed: multi(c, "endorsed"),
 		From: c.Query("from"), To: c.Query("to"), Sort: c.Query("sort", search.SortRelevance),
 		More: c.Query("more"), UnitQ: strings.TrimSpace(c.Query("unit_q")), Interval: c.Query("interval"),
 	}
@@ -129,10 +132,21 @@ func (p searchParams) query(sub access.Subject) (search.Query, error) {
 	q := search.Query{
 		Text: p.Q, Units: p.Units, Categories: p.Categories, Districts: p.Districts, Months: p.Months,
 		Sort: p.Sort, Page: p.Page, Size: p.Size, Facets: search.AllFacets, Scope: access.Scope(sub),
+		Archived: p.Archived, Endorsed: p.Endorsed,
 	}
 	for _, m := range p.Months {
 		if _, err := time.Parse("2006-01", m); err != nil {
 			return q, fmt.Errorf("%w: 月份 %q 格式应为 YYYY-MM", search.ErrBadQuery, m)
+		}
+	}
+	for _, v := range p.Archived {
+		if v != "archived" {
+			return q, fmt.Errorf("%w: archived 只能是 archived", search.ErrBadQuery)
+		}
+	}
+	for _, v := range p.Endorsed {
+		if v != "open" && v != "closed" {
+			return q, fmt.Errorf("%w: endorsed 只能是 open 或 closed", search.ErrBadQuery)
 		}
 	}
 	for _, c := range p.Classifications {
@@ -167,7 +181,7 @@ func (p searchParams) values() url.Values {
 	for _, pair := range []struct {
 		k  string
 		vs []string
-	}{{"unit", p.Units}, {"category", p.Categories}, {"district", p.Districts}, {"month", p.Months}, {"classification", p.Classifications}} {
+	}{{"unit", p.Units}, {"category", p.Categories}, {"district", p.Districts}, {"month", p.Months}, {"classification", p.Classifications}, {"archived", p.Archived}, {"endorsed", p.Endorsed}} {
 		for _, x := range pair.vs {
 			v.Add(pair.k, x)
 		}
@@ -211,11 +225,13 @@ func (p searchParams) url(mod func(v url.Values)) string {
 var facetKeys = map[string]string{
 	search.FacetUnit: "unit", search.FacetCategory: "category", search.FacetDistrict: "district",
 	search.FacetMonth: "month", search.FacetClassification: "classification",
+	search.FacetArchived: "archived", search.FacetEndorsed: "endorsed",
 }
 
 var facetTitles = map[string]string{
 	search.FacetUnit: "报送单位", search.FacetCategory: "类别", search.FacetDistrict: "区县",
 	search.FacetMonth: "月份", search.FacetClassification: "密级",
+	search.FacetArchived: "刊物归档", search.FacetEndorsed: "领导批示",
 }
 
 type facetView struct {
@@ -290,6 +306,8 @@ func (a *App) facetLabel(n *nameCache, facet, value string) string {
 		if value == "" {
 			return "市级"
 		}
+	case search.FacetArchived, search.FacetEndorsed:
+		return map[string]string{"archived": "已收入归档刊物", "open": "批示督办中", "closed": "批示已办结"}[value]
 	}
 	return value
 }
@@ -306,6 +324,10 @@ func (p searchParams) selected(facet string) []string {
 		return p.Months
 	case search.FacetClassification:
 		return p.Classifications
+	case search.FacetArchived:
+		return p.Archived
+	case search.FacetEndorsed:
+		return p.Endorsed
 	}
 	return nil
 }
@@ -407,6 +429,7 @@ func (a *App) searchPage(c *fiber.Ctx) error {
 	for _, h := range res.Hits {
 		hits = append(hits, fiber.Map{"Hit": h, "UnitName": a.facetLabel(n, search.FacetUnit, h.Unit)})
 	}
+	a.searchCompile(c, data, hits) // periodical.go: compile basket, issues a hit appears in (issue 6)
 	pages := (res.Total + p.Size - 1) / p.Size
 	if max := search.MaxResultWindow / p.Size; pages > max {
 		pages = max

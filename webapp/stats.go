@@ -25,7 +25,9 @@ func init() {
 		}
 		return fmt.Sprintf("%.1f", v)
 	}
-	funcs["points"] = func(v float64) string { return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", v), "0"), ".0") }
+	funcs["points"] = func(v float64) string {
+		return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", v), "0"), ".0")
+	}
 	funcs["leaderName"] = scoring.LeaderLevelName
 	funcs["dimName"] = stats.DimensionName
 	funcs["jsonData"] = func(v any) template.JS { return template.JS(mustJSON(v)) } // #nosec G203 -- JSON encoded by encoding/json, which escapes <, > and &

@@ -1,0 +1,277 @@
+package webapp_test
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"infowork/auth"
+	"infowork/label"
+)
+
+// statsFixture: Z101 reports five records (one adopted, one merged, one returned, two waiting),
+// Z102 one secret record adopted; a system administrator sets the year's rules.
+func statsFixture(t *testing.T) (*stack, map[string]int64) {
+	t.Helper()
+	s := newStack(t, stackOptions{})
+	ctx := context.Background()
+	if _, err := s.Auth.CreateUser(ctx, auth.NewUser{Username: "sys1", Password: password, DisplayName: "系统管理员",
+		Roles: []string{"sysadmin"}, Clearance: label.Public}); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{}
+	for _, u := range []struct{ user, name, level string }{
+		{"rep_a", "adopted", "public"}, {"rep_a", "merged", "public"}, {"rep_a", "returned", "public"},
+		{"rep_a", "waiting1", "public"}, {"rep_a", "waiting2", "internal"}, {"rep_b", "secret", "secret"},
+	} {
+		s.token(t, u.user)
+		c, err := s.createAPI(u.user, created{Title: "统计核对" + u.name, Body: "物业管理问题 " + u.name, Classification: u.level})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[u.name] = c.ID
+	}
+	ed := s.token(t, "editor1")
+	move := func(id int64, steps ...string) {
+		for _, st := range steps {
+			av := s.api(t, "GET", fmt.Sprintf("/api/v1/submissions/%d/transitions", id), ed, nil).JSON(t)
+			body := map[string]any{"transition": st, "version": av["version"]}
+			if st == "return" {
+				body["reason"], body["comment"] = "facts_incomplete", "请补充"
+			}
+			if r := s.api(t, "POST", fmt.Sprintf("/api/v1/submissions/%d/transitions", id), ed, body); r.Status != http.StatusOK {
+				t.Fatalf("%s %d: %s", st, id, r)
+			}
+		}
+	}
+	move(ids["adopted"], "review", "adopt")
+	move(ids["merged"], "review", "merge")
+	move(ids["returned"], "return")
+	move(ids["secret"], "review", "adopt")
+	s.waitIndexed(t, 6)
+	return s, ids
+}
+
+var numberCell = regexp.MustCompile(`<a href="([^"]+)">(\d+)</a>`)
+
+// The statistics page shows the database's numbers for what the reader may see, every number
+// links to the records behind it, and following the links finds exactly that many.
+func TestStatisticsPageDrillDownsAndScope(t *testing.T) {
+	s, _ := statsFixture(t)
+	ed := s.token(t, "editor1")
+
+	r := s.api(t, "GET", "/api/v1/statistics?dim=unit", ed, nil)
+	if r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	var out struct {
+		Lines []struct {
+			Key                                 string
+			Records, Submitted, Adopted, Merged int
+			Returned                            int
+			AdoptionRate                        float64 `json:"adoption_rate"`
+			SearchURL                           string  `json:"search_url"`
+		}
+		Total struct{ Records, Adopted int }
+	}
+	r.Decode(t, &out)
+	byUnit := map[string]int{}
+	for i, l := range out.Lines {
+		byUnit[l.Key] = i
+	}
+	z1 := out.Lines[byUnit["Z101"]]
+	if z1.Records != 5 || z1.Submitted != 5 || z1.Adopted != 1 || z1.Merged != 1 || z1.Returned != 1 || z1.AdoptionRate != 0.4 {
+		t.Fatalf("Z101 line %+v", z1)
+	}
+	// The same numbers straight from the database.
+	var dbAdopted int
+	if err := s.DB.QueryRow(context.Background(), `SELECT count(*) FROM submissions s JOIN units u ON u.id = s.unit_id WHERE u.code = 'Z101' AND s.state = 'adopted'`).Scan(&dbAdopted); err != nil || dbAdopted != z1.Adopted {
+		t.Fatalf("database adopted %d, page %d", dbAdopted, z1.Adopted)
+	}
+	if out.Total.Records != 6 || out.Total.Adopted != 2 {
+		t.Fatalf("total %+v", out.Total)
+	}
+	// The record count links to a search that finds the same number.
+	sr := s.api(t, "GET", "/api/v1"+z1.SearchURL, ed, nil).JSON(t)
+	if int(sr["total"].(float64)) != 5 {
+		t.Fatalf("search behind %s: %v", z1.SearchURL, sr["total"])
+	}
+
+	// A reporter of Z102 sees only Z102; a public researcher does not count the secret one.
+	rb := s.api(t, "GET", "/api/v1/statistics?dim=unit", s.token(t, "rep_b"), nil)
+	var outB struct {
+		Lines []struct{ Key string }
+		Total struct{ Records int }
+	}
+	rb.Decode(t, &outB)
+	if len(outB.Lines) != 1 || outB.Lines[0].Key != "Z102" || outB.Total.Records != 1 {
+		t.Fatalf("reporter of Z102 sees %+v", outB)
+	}
+	rp := s.api(t, "GET", "/api/v1/statistics?dim=unit", s.token(t, "res_public"), nil)
+	var outP struct {
+		Total struct{ Records, Adopted int }
+	}
+	rp.Decode(t, &outP)
+	if outP.Total.Records != 4 || outP.Total.Adopted != 1 {
+		t.Fatalf("public researcher totals %+v (want 4 records: not the internal and secret ones)", outP.Total)
+	}
+
+	// The HTML page: follow every workflow link of the Z101 row and count the rows listed.
+	pg := s.api(t, "GET", "/statistics?dim=unit", ed, nil)
+	if pg.Status != http.StatusOK {
+		t.Fatal(pg)
+	}
+	body := string(pg.Body)
+	row := body[strings.Index(body, `scope="row">芙蓉区东湖街道直报点`):]
+	row = row[:strings.Index(row, "</tr>")]
+	links := numberCell.FindAllStringSubmatch(row, -1)
+	if len(links) != 5 {
+		t.Fatalf("Z101 row has %d linked numbers: %s", len(links), row)
+	}
+	for _, l := range links {
+		href := html.UnescapeString(l[1])
+		want := l[2]
+		if strings.HasPrefix(href, "/search?") {
+			continue // checked through the API above
+		}
+		items := s.api(t, "GET", href, ed, nil)
+		m := regexp.MustCompile(`class="items-total">(\d+)<`).FindStringSubmatch(string(items.Body))
+		if m == nil || m[1] != want {
+			t.Errorf("drill-down %s lists %v, the table says %s", href, m, want)
+		}
+	}
+	// Administrators read no record statistics.
+	if r := s.api(t, "GET", "/api/v1/statistics", s.token(t, "sys1"), nil); r.Status != http.StatusForbidden {
+		t.Fatalf("sysadmin statistics: %s", r)
+	}
+	if r := s.api(t, "GET", "/api/v1/statistics?dim=colour", ed, nil); r.Status != http.StatusBadRequest {
+		t.Fatalf("bad dimension: %s", r)
+	}
+}
+
+// Scoring end to end: the system administrator saves rules; the workflow's adoptions are scored;
+// the editor sees the league table; the signer publishes it (frozen) and exports it.
+func TestScoringLeagueTable(t *testing.T) {
+	s, _ := statsFixture(t)
+	year := time.Now().Year()
+	sys := s.token(t, "sys1")
+	rules := map[string]any{"rules": map[string]any{"adoption_levels": map[string]int{"city": 10}, "merged_factor": 0.5,
+		"item_types": map[string]int{}, "endorsement_levels": map[string]int{}, "late": map[string]int{}, "missed": map[string]int{},
+		"quota": map[string]int{}}, "note": "测试"}
+	if r := s.api(t, "PUT", fmt.Sprintf("/api/v1/scoring/rules?year=%d", year), sys, rules); r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	bad := map[string]any{"rules": map[string]any{"adoption_levels": map[string]int{"moon": 10}}}
+	if r := s.api(t, "PUT", fmt.Sprintf("/api/v1/scoring/rules?year=%d", year), sys, bad); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad rules: %s", r)
+	}
+	if r := s.api(t, "PUT", fmt.Sprintf("/api/v1/scoring/rules?year=%d", year), s.token(t, "editor1"), rules); r.Status != http.StatusForbidden {
+		t.Fatalf("an editor may not change rules: %s", r)
+	}
+	ed := s.token(t, "editor1")
+	lg := s.api(t, "GET", fmt.Sprintf("/api/v1/scoring/league?period=%d", year), ed, nil)
+	if lg.Status != http.StatusOK {
+		t.Fatal(lg)
+	}
+	var table struct {
+		Published bool
+		Rows      []struct {
+			UnitCode string  `json:"unit_code"`
+			Points   float64 `json:"points"`
+			Rank     int     `json:"rank"`
+		}
+	}
+	lg.Decode(t, &table)
+	pts := map[string]float64{}
+	for _, r := range table.Rows {
+		pts[r.UnitCode] = r.Points
+	}
+	// Z101: adopted 10 + merged 5; Z102: adopted 10; B101: nothing (listed with 0).
+	if pts["Z101"] != 15 || pts["Z102"] != 10 || len(table.Rows) != 3 || table.Published {
+		t.Fatalf("league %+v", table)
+	}
+	xl := s.api(t, "GET", fmt.Sprintf("/scoring/league.xlsx?period=%d", year), ed, nil)
+	if xl.Status != http.StatusOK {
+		t.Fatal(xl)
+	}
+	f, err := excelize.OpenReader(strings.NewReader(string(xl.Body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := f.GetRows("通报")
+	if len(rows) != 6 || rows[2][1] != "Z101" || rows[2][9] != "15" {
+		t.Fatalf("xlsx rows %v", rows)
+	}
+	// Unit view: the reporter sees its own ledger on the scoring page.
+	pg := s.api(t, "GET", "/scoring", s.token(t, "rep_a"), nil)
+	if pg.Status != http.StatusOK || !strings.Contains(string(pg.Body), `<span class="ledger-total">15</span>`) {
+		t.Fatalf("reporter's scoring page: %s", pg)
+	}
+}
+
+// A search export runs in the background with progress and its file holds every row the
+// reader may see, labelled with the highest classification.
+func TestExportAndSavedSearchAPI(t *testing.T) {
+	s, _ := statsFixture(t)
+	ed := s.token(t, "editor1")
+	r := s.api(t, "POST", "/api/v1/exports", ed, map[string]string{"kind": "search", "format": "xlsx", "params": "q=物业"})
+	if r.Status != http.StatusAccepted {
+		t.Fatal(r)
+	}
+	id := int64(r.JSON(t)["id"].(float64))
+	var job map[string]any
+	waitFor(t, 20*time.Second, "export done", func() (bool, string) {
+		job = s.api(t, "GET", fmt.Sprintf("/api/v1/exports/%d", id), ed, nil).JSON(t)
+		return job["state"] == "done" || job["state"] == "failed", fmt.Sprint(job)
+	})
+	if job["state"] != "done" || job["progress"].(float64) != 6 || job["classification"] != "secret" {
+		t.Fatalf("job %v", job)
+	}
+	dl := s.api(t, "GET", job["download_url"].(string), ed, nil)
+	f, err := excelize.OpenReader(strings.NewReader(string(dl.Body)))
+	if err != nil {
+		t.Fatalf("download: %v (%s)", err, dl)
+	}
+	rows, _ := f.GetRows("导出")
+	if len(rows) != 8 || rows[0][0] != "密级：秘密" {
+		t.Fatalf("rows %v", rows)
+	}
+	// Another user cannot read the job.
+	if r := s.api(t, "GET", fmt.Sprintf("/api/v1/exports/%d", id), s.token(t, "res_secret"), nil); r.Status != http.StatusNotFound {
+		t.Fatalf("another user's job: %s", r)
+	}
+	if r := s.api(t, "POST", "/api/v1/exports", ed, map[string]string{"kind": "search", "format": "pdf"}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad format: %s", r)
+	}
+	// Saved searches: create, list, share.
+	cr := s.api(t, "POST", "/api/v1/saved-searches", ed, map[string]any{"name": "物业", "query": "/search?q=物业&page=2", "shared": true, "subscribe": true})
+	if cr.Status != http.StatusCreated || cr.JSON(t)["query"] != "q=%E7%89%A9%E4%B8%9A" {
+		t.Fatal(cr)
+	}
+	ls := s.api(t, "GET", "/api/v1/saved-searches", s.token(t, "res_public"), nil).JSON(t)
+	items := ls["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["mine"] != false {
+		t.Fatalf("shared search as seen by another user: %v", ls)
+	}
+	if r := s.api(t, "POST", "/api/v1/saved-searches", ed, map[string]any{"name": "", "query": "q=x"}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("empty name: %s", r)
+	}
+	// The dashboard shows the saved search as a panel with its count for this reader.
+	db := s.api(t, "GET", "/dashboard", ed, nil)
+	if db.Status != http.StatusOK || !strings.Contains(string(db.Body), "共 6 条") {
+		t.Fatalf("dashboard: %s", db)
+	}
+	dp := s.api(t, "GET", "/dashboard", s.token(t, "res_public"), nil)
+	if dp.Status != http.StatusOK || strings.Contains(string(dp.Body), "共 6 条") {
+		t.Fatalf("public researcher's dashboard must count only public records: %s", dp)
+	}
+	_ = url.Values{}
+}
