@@ -189,7 +189,7 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// Version records live in the internal store under "v/<id>": 8 bytes version, 1 byte state.
+// Tombstones live in the internal store under "v/<id>": 8 bytes version, 1 byte state.
 const (
 	stateLive    = 1
 	stateDeleted = 2
@@ -199,24 +199,74 @@ func versionKey(id string) []byte { return []byte("v/" + id) }
 
 func encodeVersion(v int64, state byte) []byte {
 	b := make([]byte, 9)
-	binary.BigEndian.PutUint64(b, uint64(v)) // #nosec G115 -- two's-complement bit pattern, decoded back with int64() in storedVersion
+	binary.BigEndian.PutUint64(b, uint64(v)) // #nosec G115 -- two's-complement bit pattern, decoded back with int64() in versions.get
 	b[8] = state
 	return b
 }
 
-func (e *Engine) storedVersion(id string) (v int64, state byte, err error) {
-	b, err := e.idx.GetInternal(versionKey(id))
-	if err != nil || len(b) != 9 {
-		return 0, 0, err
+// The version of a live document is its stored version field; the internal store holds only
+// tombstones (and records written by releases before the benchmark, which kept one record per
+// document there). Scorch copies the whole internal map into every new snapshot and writes all
+// of it to disk at every persist, so one record per document made indexing O(N²): at 100k
+// documents each batch rewrote 100k records (BENCHMARKS.md, docs/benchmarks.md).
+
+// versions reads stored versions from one index snapshot.
+type versions struct{ r index.IndexReader }
+
+func (e *Engine) openVersions() (*versions, error) {
+	adv, err := e.idx.Advanced()
+	if err != nil {
+		return nil, err
 	}
-	return int64(binary.BigEndian.Uint64(b)), b[8], nil // #nosec G115 -- decodes the bit pattern encodeVersion wrote from an int64; round trip is exact
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, err
+	}
+	return &versions{r}, nil
+}
+
+func (vs *versions) close() { _ = vs.r.Close() }
+
+// get returns the version the index holds for id and its state (0: never seen), and whether an
+// internal record exists: the higher of the document's stored version and the record's.
+func (vs *versions) get(id string) (v int64, state byte, internal bool, err error) {
+	b, err := vs.r.GetInternal(versionKey(id))
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if len(b) == 9 {
+		v, state, internal = int64(binary.BigEndian.Uint64(b)), b[8], true // #nosec G115 -- decodes the bit pattern encodeVersion wrote from an int64; round trip is exact
+	}
+	doc, err := vs.r.Document(id)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if doc != nil {
+		var sv int64
+		found := false
+		doc.VisitFields(func(f index.Field) {
+			if f.Name() == fVersion {
+				sv, err = strconv.ParseInt(string(f.Value()), 10, 64)
+				found = err == nil
+			}
+		})
+		if found && (state == 0 || sv >= v) {
+			v, state = sv, stateLive
+		}
+	}
+	return v, state, internal, nil
 }
 
 // Versions implements search.Engine.
 func (e *Engine) Versions(ctx context.Context, ids []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(ids))
+	vs, err := e.openVersions()
+	if err != nil {
+		return nil, fmt.Errorf("embedded: versions: %w", err)
+	}
+	defer vs.close()
 	for _, id := range ids {
-		v, state, err := e.storedVersion(id)
+		v, state, _, err := vs.get(id)
 		if err != nil {
 			return nil, fmt.Errorf("embedded: versions: %w", err)
 		}
@@ -235,6 +285,11 @@ func (e *Engine) Apply(ctx context.Context, ops []search.Op) ([]search.OpResult,
 	// pending holds the version each id gets from this call, so duplicates within one call
 	// are checked against each other too.
 	pending := map[string]int64{}
+	vs, err := e.openVersions()
+	if err != nil {
+		return nil, fmt.Errorf("embedded: apply: %w: %w", search.ErrUnavailable, err)
+	}
+	defer vs.close()
 	batch := e.idx.NewBatch()
 	inBatch := 0
 	flush := func() error {
@@ -260,14 +315,16 @@ func (e *Engine) Apply(ctx context.Context, ops []search.Op) ([]search.OpResult,
 			continue
 		}
 		cur, ok := pending[op.ID]
+		internal := false
 		if !ok {
-			v, state, err := e.storedVersion(op.ID)
+			v, state, rec, err := vs.get(op.ID)
 			if err != nil {
 				return nil, fmt.Errorf("embedded: apply: read version of %s: %w", op.ID, err)
 			}
 			if state != 0 {
 				cur, ok = v, true
 			}
+			internal = rec
 		}
 		if ok && op.Version <= cur {
 			results[i].Stale = true
@@ -288,7 +345,9 @@ func (e *Engine) Apply(ctx context.Context, ops []search.Op) ([]search.OpResult,
 				results[i].Err, results[i].Permanent = fmt.Errorf("embedded: index %s: %w", op.ID, err), true
 				continue
 			}
-			batch.SetInternal(versionKey(op.ID), encodeVersion(op.Version, stateLive))
+			if internal { // a tombstone or an old per-document record: the document's field takes over
+				batch.DeleteInternal(versionKey(op.ID))
+			}
 		case search.OpDelete:
 			batch.Delete(op.ID)
 			batch.SetInternal(versionKey(op.ID), encodeVersion(op.Version, stateDeleted))

@@ -94,3 +94,61 @@ func TestValidSpans(t *testing.T) {
 		}
 	}
 }
+
+// Live documents keep their version in the document, not in Bleve's internal store (which
+// scorch copies and persists whole at every batch); only tombstones are internal records, and
+// a record from an older release is honoured and then replaced.
+func TestVersionsLiveInDocumentsTombstonesInternal(t *testing.T) {
+	e, err := Open(Options{Dir: t.TempDir(), Analyzer: testAnalyzer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := t.Context()
+	doc := func(id string, v int64) search.Op {
+		return search.Op{Kind: search.OpUpsert, ID: id, Version: v, Doc: &search.Document{ID: id, Version: v, Title: "停车", Body: "小区停车", Unit: "u1"}}
+	}
+	internal := func(id string) []byte {
+		b, err := e.idx.GetInternal(versionKey(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if _, err := e.Apply(ctx, []search.Op{doc("1", 5), doc("2", 5)}); err != nil {
+		t.Fatal(err)
+	}
+	if internal("1") != nil {
+		t.Fatal("a live document wrote an internal version record")
+	}
+	// An older release's record for document 3 (version 7) with no document: it counts.
+	if err := e.idx.SetInternal(versionKey("3"), encodeVersion(7, stateLive)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Apply(ctx, []search.Op{doc("1", 4), doc("3", 6), {Kind: search.OpDelete, ID: "2", Version: 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].Stale || !res[1].Stale || res[2].Stale {
+		t.Fatalf("results %+v: want stale, stale, applied", res)
+	}
+	if internal("2") == nil {
+		t.Fatal("delete left no tombstone")
+	}
+	if r, _ := e.Apply(ctx, []search.Op{doc("2", 8)}); !r[0].Stale {
+		t.Fatal("an upsert older than the tombstone was applied")
+	}
+	if r, _ := e.Apply(ctx, []search.Op{doc("2", 10), doc("3", 8)}); r[0].Stale || r[1].Stale {
+		t.Fatalf("newer upserts refused: %+v", r)
+	}
+	if internal("2") != nil || internal("3") != nil {
+		t.Fatal("the document did not take over from the internal record")
+	}
+	got, err := e.Versions(ctx, []string{"1", "2", "3", "4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got["1"] != 5 || got["2"] != 10 || got["3"] != 8 {
+		t.Fatalf("Versions = %v", got)
+	}
+}
