@@ -160,14 +160,14 @@ type View struct {
 // 加急 1 day, 平急 3 days. Overdue is computed when read, so it can never be stale.
 const slaSQL = `CASE s.urgency WHEN 'very_urgent' THEN interval '4 hours' WHEN 'urgent' THEN interval '1 day' ELSE interval '3 days' END`
 
-// deskFrom is the FROM clause of the desk queries: items with the time they entered their state.
+// deskFrom is the FROM clause of the desk queries.
 const deskFrom = ` FROM submissions s
 	JOIN units un ON un.id = s.unit_id
 	LEFT JOIN users au ON au.id = s.assignee_id
-	LEFT JOIN users lu ON lu.id = s.lock_holder_id AND s.lock_expires_at > now()
-	LEFT JOIN LATERAL (SELECT max(e.at) AS at FROM workflow_events e WHERE e.submission_id = s.id) ev ON true`
+	LEFT JOIN users lu ON lu.id = s.lock_holder_id AND s.lock_expires_at > now()`
 
-const enteredSQL = `COALESCE(ev.at, s.created_at)`
+// enteredSQL is when the item entered its current state (set by every transition).
+const enteredSQL = `s.state_entered_at`
 const dueSQL = `COALESCE(s.due_at, ` + enteredSQL + ` + ` + slaSQL + `)`
 
 // openStates returns the non-terminal states of the active version of the default workflow
@@ -213,7 +213,7 @@ func (s *Service) Desk(ctx context.Context, sub access.Subject, f Filter) (View,
 	pred, args := access.Predicate(sub, "s", 2)
 	args = append([]any{codes}, args...)
 	where := ` WHERE s.archived_at IS NULL AND s.state = ANY($1::text[]) AND ` + pred
-	rows, err := tx.Query(ctx, `SELECT s.state, count(*), count(*) FILTER (WHERE `+dueSQL+` < now())`+deskFrom+where+` GROUP BY s.state`, args...)
+	rows, err := tx.Query(ctx, `SELECT s.state, count(*), count(*) FILTER (WHERE `+dueSQL+` < now()) FROM submissions s`+where+` GROUP BY s.state`, args...)
 	if err != nil {
 		return View{}, fmt.Errorf("desk: counts: %w", err)
 	}
@@ -247,7 +247,7 @@ func (s *Service) Desk(ctx context.Context, sub access.Subject, f Filter) (View,
 	if f.Overdue {
 		where += ` AND ` + dueSQL + ` < now()`
 	}
-	if err := tx.QueryRow(ctx, `SELECT count(*)`+deskFrom+where, args...).Scan(&v.Total); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM submissions s`+where, args...).Scan(&v.Total); err != nil {
 		return View{}, fmt.Errorf("desk: total: %w", err)
 	}
 	rows, err = tx.Query(ctx, `SELECT s.id, s.version, s.title, un.name, s.urgency, s.state, s.workflow_name, COALESCE(s.workflow_version, 1),

@@ -38,7 +38,9 @@ type fixture struct {
 	users map[string]access.Subject
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
+
+func newFixtureTB(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db := testenv.DB(t)
@@ -98,10 +100,10 @@ func TestQueuesAgeAndOverdue(t *testing.T) {
 	old := f.report(t, "积压五天", "normal", "")
 	urgent := f.report(t, "特急六小时", "very_urgent", "")
 	secret := f.report(t, "内部事项", "normal", "internal")
-	if _, err := f.db.Exec(ctx, `UPDATE submissions SET created_at = now() - interval '5 days' WHERE id = $1`, old); err != nil {
+	if _, err := f.db.Exec(ctx, `UPDATE submissions SET state_entered_at = now() - interval '5 days' WHERE id = $1`, old); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.db.Exec(ctx, `UPDATE submissions SET created_at = now() - interval '6 hours' WHERE id = $1`, urgent); err != nil {
+	if _, err := f.db.Exec(ctx, `UPDATE submissions SET state_entered_at = now() - interval '6 hours' WHERE id = $1`, urgent); err != nil {
 		t.Fatal(err)
 	}
 	v, err := f.desk.Desk(ctx, f.users["editor1"], desk.Filter{})

@@ -300,7 +300,7 @@ func (s *Service) Transition(ctx context.Context, sub access.Subject, id int64, 
 		}
 		// Entering a terminal state ends the work on the item: its soft lock is released.
 		to, _ := d.State(t.To)
-		if err := tx.QueryRow(ctx, `UPDATE submissions SET state = $2, version = version + 1, updated_at = now(),
+		if err := tx.QueryRow(ctx, `UPDATE submissions SET state = $2, version = version + 1, updated_at = now(), state_entered_at = now(),
 				lock_holder_id = CASE WHEN $3 THEN NULL ELSE lock_holder_id END,
 				lock_expires_at = CASE WHEN $3 THEN NULL ELSE lock_expires_at END
 			WHERE id = $1 RETURNING version`, id, t.To, to.Terminal).Scan(&res.Version); err != nil {

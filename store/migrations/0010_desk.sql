@@ -9,6 +9,10 @@ ALTER TABLE submissions ADD COLUMN assigned_at timestamptz;
 ALTER TABLE submissions ADD COLUMN due_at timestamptz;
 ALTER TABLE submissions ADD COLUMN lock_holder_id bigint REFERENCES users (id);
 ALTER TABLE submissions ADD COLUMN lock_expires_at timestamptz;
+-- When the item entered its current state (set by every transition): the desk's age badges and
+-- default due times read it without walking the history.
+ALTER TABLE submissions ADD COLUMN state_entered_at timestamptz NOT NULL DEFAULT now();
+UPDATE submissions s SET state_entered_at = COALESCE((SELECT max(e.at) FROM workflow_events e WHERE e.submission_id = s.id), s.created_at);
 ALTER TABLE submissions ADD CONSTRAINT submissions_lock_pair
     CHECK ((lock_holder_id IS NULL) = (lock_expires_at IS NULL));
 CREATE INDEX submissions_assignee ON submissions (assignee_id) WHERE assignee_id IS NOT NULL;
