@@ -406,17 +406,19 @@ func (s *Service) Create(ctx context.Context, sub access.Subject, in NewAttachme
 // check detects the type from the content, compares the extension, checks the structure and
 // applies the size limit of the kind.
 func (s *Service) check(st *Staged, filename string) (Kind, Info, error) {
+	head := make([]byte, 512)
+	n, err := st.f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return Kind{}, Info{}, fmt.Errorf("attachment: read staged file: %w", err)
+	}
+	// An image over the image limit is refused as too large before its structure is read.
+	if k, err := Detect(head[:n]); err == nil && k.Image && st.Size > s.maxBytes {
+		return Kind{}, Info{}, refuse(ErrTooLarge, "图片超过 %s 的上限，请压缩或缩小后再上传", HumanSize(s.maxBytes))
+	}
 	if _, err := st.f.Seek(0, io.SeekStart); err != nil {
 		return Kind{}, Info{}, fmt.Errorf("attachment: read staged file: %w", err)
 	}
-	kind, info, err := Check(st.f, st.Size, filename, s.maxPixels)
-	if err != nil {
-		return Kind{}, Info{}, err
-	}
-	if kind.Image && st.Size > s.maxBytes {
-		return Kind{}, Info{}, refuse(ErrTooLarge, "图片超过 %s 的上限，请压缩或缩小后再上传", HumanSize(s.maxBytes))
-	}
-	return kind, info, nil
+	return Check(st.f, st.Size, filename, s.maxPixels)
 }
 
 const selectAttachment = `SELECT a.id, a.submission_id, a.filename, a.caption, b.content_type, b.size, b.sha256,
@@ -523,3 +525,20 @@ func (s *Service) Open(ctx context.Context, sub access.Subject, id int64, client
 
 // Logger is the service's logger (for components built on it).
 func (s *Service) Logger() *slog.Logger { return s.log }
+
+// HasPages reports whether the attachment is previewed as page images (PDFs and images).
+func (a Attachment) HasPages() bool {
+	k, ok := KindOf(a.ContentType)
+	return ok && k.Pages
+}
+
+// KindName is the zh-CN name of the detected type ("Word 文档").
+func (a Attachment) KindName() string {
+	if k, ok := KindOf(a.ContentType); ok {
+		return k.Name
+	}
+	return a.ContentType
+}
+
+// ExtractStateName is the zh-CN name of the extraction state.
+func (a Attachment) ExtractStateName() string { return StateName(a.ExtractState) }

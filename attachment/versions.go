@@ -201,3 +201,6 @@ func (s *Service) OpenVersion(ctx context.Context, sub access.Subject, id, versi
 	}
 	return a, v, f, nil
 }
+
+// ExtractStateName is the zh-CN name of the version's extraction state.
+func (v Version) ExtractStateName() string { return StateName(v.ExtractState) }

@@ -13,6 +13,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"infowork/attachment"
+	"infowork/dedup"
+	"infowork/draft"
 	"infowork/submission"
 )
 
@@ -22,6 +24,9 @@ import (
 // streamed through io.LimitReader(limit+1) into a hashing temporary file, and everything else —
 // type from content, extension, structure, caption, access — is checked before anything is
 // stored.
+//
+// Documents (PDF, Office, text) have their own page, versions, text extraction and page
+// previews: routes_documents.go.
 //
 // Downloads (/attachments/{id}, /api/v1/attachments/{id}) are always served as attachments:
 // Content-Type from detection, Content-Disposition: attachment with the RFC 5987 name, nosniff,
@@ -150,7 +155,8 @@ func attachmentJSON(at attachment.Attachment) fiber.Map {
 	m := fiber.Map{"id": at.ID, "submission_id": at.SubmissionID, "filename": at.Filename, "caption": at.Caption,
 		"content_type": at.ContentType, "size": at.Size, "sha256": at.SHA256, "uploader": at.UploaderName,
 		"created_at": at.CreatedAt.UTC().Format(time.RFC3339), "version": at.Version,
-		"download_url": "/api/v1/attachments/" + id}
+		"download_url": "/api/v1/attachments/" + id, "document_url": "/api/v1/attachments/" + id + "/document",
+		"extraction": fiber.Map{"state": at.ExtractState, "reason": at.ExtractReason, "pages": at.Pages, "method": at.Method}}
 	if at.IsImage() {
 		m["width"], m["height"] = at.Width, at.Height
 	}
@@ -224,10 +230,16 @@ type submissionPage struct {
 	CanAttach     bool
 	Accept        string // accept attribute of the file input
 	AllowedTypes  string // "JPG、JPEG、PNG、GIF、PDF"
-	MaxSize       string // "1 MB"
+	MaxSize       string // "1 MB" (images)
+	MaxDocSize    string // "20 MB" (documents)
 	UploadErrors  map[string]string
 	Caption       string     // re-filled after a refused upload
 	Flow          *flowPanel // the workflow panel and timeline (workflow_pages.go)
+	// The record page's other panels (submissions.go fills them through submissionShowData,
+	// whose fields shadow these); a refused upload re-renders the page without them.
+	Similar  []dedup.Match
+	Credits  []draft.ReportCredit
+	CanDraft bool
 }
 
 func (a *App) submissionPage(c *fiber.Ctx, sub submission.Submission) (submissionPage, error) {
@@ -249,6 +261,7 @@ func (a *App) submissionPage(c *fiber.Ctx, sub submission.Submission) (submissio
 	p.AttachmentsOn, p.Attachments = true, list
 	p.CanAttach = attachment.MayAttach(subject, sub.UnitCode)
 	p.Accept, p.AllowedTypes, p.MaxSize = attachment.AcceptList(), attachment.AllowedNames(), attachment.HumanSize(svc.MaxBytes())
+	p.MaxDocSize = attachment.HumanSize(svc.MaxDocumentBytes())
 	return p, nil
 }
 
@@ -289,5 +302,5 @@ func attachmentBodyLimit(svc *attachment.Service) int {
 	if svc == nil {
 		return 0
 	}
-	return int(svc.MaxBytes()) + attachmentHeadroom
+	return int(svc.MaxDocumentBytes()) + attachmentHeadroom
 }

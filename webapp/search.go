@@ -518,6 +518,9 @@ func (a *App) apiSearch(c *fiber.Ctx) error {
 			"classification": label.Level(h.Classification).String(), "urgency": h.Urgency, "state": h.State,
 			"date": h.Date.UTC().Format(time.RFC3339),
 		})
+		if at := h.Attachment; at != nil { // issue 11: the attachment whose text matched
+			hits[len(hits)-1]["attachment"] = fiber.Map{"id": at.ID, "name": at.Name, "snippet": at.Snippet, "url": "/documents/" + at.ID}
+		}
 	}
 	facets := fiber.Map{}
 	for name, vals := range res.Facets {
