@@ -13,7 +13,7 @@
 //	b.Save("after-merge")                     // keep a screenshot + HTML of the page
 //	b.Ctx                                     // the chromedp context, for anything else
 //
-// Do and Get fail the test (t.Fatalf, with the page URL) when an action errs. Whenever the test
+// Each Do, Try and Get is bounded by b.StepTimeout (30s unless changed). Do and Get fail the test (t.Fatalf, with the page URL) when an action errs. Whenever the test
 // has failed — through them or any other way — the cleanup saves a screenshot (failure.png) and
 // the page HTML (failure.html) and logs their path: under t.TempDir(), or under
 // $INFOWORK_BROWSERTEST_ARTIFACTS/<test name> when that variable is set (t.TempDir is removed
@@ -45,8 +45,13 @@ import (
 type Browser struct {
 	// Ctx is the chromedp context of the tab; it ends at the timeout given to Start.
 	Ctx context.Context
-	t   testing.TB
-	dir string // where artifacts go
+	// StepTimeout bounds each Do, Try and Get (default 30s), so that a step waiting for
+	// something that never appears fails on its own, with its page saved, instead of using up
+	// the whole test's time.
+	StepTimeout time.Duration
+	t           testing.TB
+	dir         string          // where artifacts go
+	tab         context.Context // the tab without the test's deadline, for the failure artifacts
 }
 
 // ChromiumPath is where the browser is looked for: $INFOWORK_CHROMIUM when set (and only there),
@@ -106,7 +111,7 @@ func Start(t testing.TB, timeout time.Duration) *Browser {
 		t.Fatalf("browsertest: start %s: %v", path, err)
 	}
 	ctx, cancelTimeout := context.WithTimeout(bctx, timeout)
-	b := &Browser{Ctx: ctx, t: t, dir: artifactDir(t)}
+	b := &Browser{Ctx: ctx, StepTimeout: 30 * time.Second, t: t, dir: artifactDir(t), tab: bctx}
 
 	var logging sync.WaitGroup
 	logging.Add(1)
@@ -137,15 +142,26 @@ func Start(t testing.TB, timeout time.Duration) *Browser {
 	return b
 }
 
+func (b *Browser) step() (context.Context, context.CancelFunc) {
+	if b.StepTimeout <= 0 {
+		return context.WithCancel(b.Ctx)
+	}
+	return context.WithTimeout(b.Ctx, b.StepTimeout)
+}
+
 // Try runs the steps and returns their error without failing the test.
 func (b *Browser) Try(steps ...chromedp.Action[chromedp.Void]) error {
-	return chromedp.Do(b.Ctx, steps...)
+	ctx, cancel := b.step()
+	defer cancel()
+	return chromedp.Do(ctx, steps...)
 }
 
 // Do runs the steps; an error fails the test, with the page's URL in the message.
 func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.Ctx, steps...); err != nil {
+	ctx, cancel := b.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
 		b.t.Fatalf("browsertest: %v (page %s)", err, b.location())
 	}
 }
@@ -154,7 +170,9 @@ func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
 // value; an error fails the test.
 func Get[T any](b *Browser, a chromedp.Action[T]) T {
 	b.t.Helper()
-	v, err := chromedp.Run(b.Ctx, a)
+	ctx, cancel := b.step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
 	if err != nil {
 		b.t.Fatalf("browsertest: %v (page %s)", err, b.location())
 	}
@@ -162,7 +180,7 @@ func Get[T any](b *Browser, a chromedp.Action[T]) T {
 }
 
 func (b *Browser) location() string {
-	ctx, cancel := context.WithTimeout(b.Ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(b.tab, 3*time.Second)
 	defer cancel()
 	u, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
@@ -230,11 +248,12 @@ func (b *Browser) Save(name string) {
 }
 
 func (b *Browser) saveArtifacts(name string) {
-	if b.Ctx.Err() != nil {
-		b.t.Logf("browsertest: browser context ended (%v): no screenshot of the page", b.Ctx.Err())
+	// The tab's context, not the test's: after a timeout the page is still there to be saved.
+	if b.tab.Err() != nil {
+		b.t.Logf("browsertest: browser gone (%v): no screenshot of the page", b.tab.Err())
 		return
 	}
-	ctx, cancel := context.WithTimeout(b.Ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(b.tab, 15*time.Second)
 	defer cancel()
 	u, _ := chromedp.Run(ctx, chromedp.Location())
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
