@@ -153,6 +153,8 @@ func (im *Importer) ImportReader(ctx context.Context, name string, r io.Reader, 
 	aclLoaded := false
 	last := time.Now()
 	docs := 0
+	var batch []pending
+	batchSize := 0
 	h := Handler{
 		Database: func(info DatabaseInfo) error {
 			db = info
@@ -196,17 +198,21 @@ func (im *Importer) ImportReader(ctx context.Context, name string, r io.Reader, 
 			if db.ReplicaID == "" {
 				db.ReplicaID = d.Info.Attrs["replicaid"]
 			}
-			_, err := im.ImportDocument(ctx, db, acl, d, rep)
-			if err != nil {
+			batch = append(batch, pending{db: db, acl: acl, d: d})
+			batchSize += len(d.Raw)
+			if len(batch) >= batchDocs || batchSize >= batchBytes {
+				err := im.flush(ctx, batch, rep)
+				batch, batchSize = batch[:0], 0
 				return err
-			}
-			if im.opts.AfterDocument != nil {
-				return im.opts.AfterDocument(d.UNID)
 			}
 			return nil
 		},
 	}
-	if err := Parse(r, h); err != nil {
+	err := Parse(r, h)
+	if err == nil {
+		err = im.flush(ctx, batch, rep)
+	}
+	if err != nil {
 		return fmt.Errorf("notes: %s: %w", name, err)
 	}
 	if im.opts.Progress != nil {
@@ -301,15 +307,12 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 		rep.outcome(Skipped)
 		return Skipped, nil
 	}
-	for _, f := range d.Files {
-		if err := im.writeBlob(f.SHA256, f.Data); err != nil {
+	rawSHA := d.rawSHA
+	if rawSHA == "" { // not prepared by a batch: write and fsync now
+		var err error
+		if rawSHA, err = im.writeBlobs(d, true); err != nil {
 			return "", err
 		}
-	}
-	rawSum := sha256.Sum256(d.Raw)
-	rawSHA := hex.EncodeToString(rawSum[:])
-	if err := im.writeBlob(rawSHA, d.Raw); err != nil {
-		return "", err
 	}
 	rec := im.mapping.Map(d)
 	rd := ComputeReaders(acl, d, im.mapping)
@@ -578,7 +581,7 @@ func (im *Importer) blobRow(ctx context.Context, tx pgx.Tx, sha string, size int
 
 // writeBlob stores data at its content address (package attachment's layout) unless present:
 // a temporary file in the store, fsync'd, renamed into place, directories fsync'd.
-func (im *Importer) writeBlob(sha string, data []byte) error {
+func (im *Importer) writeBlob(sha string, data []byte, sync bool) error {
 	if len(data) == 0 {
 		return nil
 	}
@@ -599,9 +602,11 @@ func (im *Importer) writeBlob(sha string, data []byte) error {
 		tmp.Close()
 		return fmt.Errorf("notes: store blob: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("notes: store blob: %w", err)
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("notes: store blob: %w", err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("notes: store blob: %w", err)
@@ -609,10 +614,85 @@ func (im *Importer) writeBlob(sha string, data []byte) error {
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return fmt.Errorf("notes: store blob: %w", err)
 	}
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		if f, err := os.Open(d); err == nil { // #nosec G304 -- inside the blob store
-			_ = f.Sync()
-			f.Close()
+	if sync {
+		for _, d := range []string{dir, filepath.Dir(dir)} {
+			if f, err := os.Open(d); err == nil { // #nosec G304 -- inside the blob store
+				_ = f.Sync()
+				f.Close()
+			}
+		}
+	}
+	return nil
+}
+
+// writeBlobs stores the files and the original of d. With sync unset the caller makes them
+// durable (syncBlobs) before committing rows that refer to them.
+func (im *Importer) writeBlobs(d *Document, sync bool) (string, error) {
+	for _, f := range d.Files {
+		if err := im.writeBlob(f.SHA256, f.Data, sync); err != nil {
+			return "", err
+		}
+	}
+	rawSum := sha256.Sum256(d.Raw)
+	rawSHA := hex.EncodeToString(rawSum[:])
+	if err := im.writeBlob(rawSHA, d.Raw, sync); err != nil {
+		return "", err
+	}
+	return rawSHA, nil
+}
+
+// pending is a parsed document waiting in a batch.
+type pending struct {
+	db  DatabaseInfo
+	acl *ACL
+	d   *Document
+}
+
+// Batches: blobs of up to batchDocs documents (or batchBytes of DXL) are written, made durable
+// with one file-system sync, then the documents are committed one transaction each. A crash
+// loses at most unreferenced blobs; the committed documents are a prefix in export order.
+const (
+	batchDocs  = 64
+	batchBytes = 16 << 20
+)
+
+func (im *Importer) flush(ctx context.Context, batch []pending, rep *Report) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	raws := make([]string, len(batch))
+	for i, p := range batch {
+		if p.d.InvalidBytes > 0 {
+			continue
+		}
+		sha, err := im.writeBlobs(p.d, false)
+		if err != nil {
+			return err
+		}
+		raws[i] = sha
+	}
+	if err := syncFS(im.blobs.BlobDir()); err != nil {
+		// no syncfs here: fsync each blob instead
+		for _, p := range batch {
+			if p.d.InvalidBytes == 0 {
+				if _, err := im.writeBlobs(p.d, true); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for i, p := range batch {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p.d.rawSHA = raws[i]
+		if _, err := im.ImportDocument(ctx, p.db, p.acl, p.d, rep); err != nil {
+			return err
+		}
+		if im.opts.AfterDocument != nil {
+			if err := im.opts.AfterDocument(p.d.UNID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -37,6 +37,7 @@ type Document struct {
 	Files []File
 
 	fileIDs []*int64 // attachments rows of Files, set while importing
+	rawSHA  string   // SHA-256 of Raw once a batch stored it durably
 }
 
 // Info is the document's noteinfo, $UpdatedBy, $Revisions and element attributes.
