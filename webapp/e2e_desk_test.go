@@ -323,11 +323,36 @@ func TestWorkflowEditorPage(t *testing.T) {
 	edit := sys.get("/admin/workflows/edit")
 	must(t, edit.Status == http.StatusOK && strings.Contains(string(edit.Body), `&#34;initial&#34;: &#34;draft&#34;`), "editor: %s", edit)
 
+	// The role matrix: take every role from the first transition (refused: no role), then let
+	// the signer start reviews too (valid, the difference is shown).
+	def := workflow.Default()
+	raw, _ := json.Marshal(def)
+	matrix := url.Values{"definition": {string(raw)}, "matrix": {"1"}, "action": {"validate"}}
+	for i, tr := range def.Transitions {
+		if i == 0 {
+			continue
+		}
+		matrix["roles_"+strconv.Itoa(i)] = tr.Roles
+	}
+	must(t, strings.Contains(string(edit.Body), `name="roles_0" value="reporter"`), "no role matrix: %s", edit)
+	r := sys.form("/admin/workflows/edit", "/admin/workflows/edit", matrix)
+	must(t, r.Status == http.StatusUnprocessableEntity && strings.Contains(string(r.Body), "至少要允许一个角色"), "matrix without a role: %s", r)
+	for i, tr := range def.Transitions {
+		roles := tr.Roles
+		if tr.Code == "review" {
+			roles = []string{"editor", "signer"}
+		}
+		matrix["roles_"+strconv.Itoa(i)] = roles
+	}
+	r = sys.form("/admin/workflows/edit", "/admin/workflows/edit", matrix)
+	must(t, r.Status == http.StatusOK && strings.Contains(string(r.Body), "校验通过") && strings.Contains(string(r.Body), "submitted/review") &&
+		strings.Contains(string(r.Body), `[&#34;editor&#34;,&#34;signer&#34;]`), "matrix change: %s", r)
+
 	var d workflow.Definition
 	d = workflow.Default()
 	d.Transitions = append(d.Transitions, workflow.Transition{Code: "x", From: "draft", To: "limbo", Label: "去向不明", Roles: []string{"boss"}})
 	bad, _ := json.Marshal(d)
-	r := sys.form("/admin/workflows/edit", "/admin/workflows/edit", url.Values{"definition": {string(bad)}, "action": {"publish"}})
+	r = sys.form("/admin/workflows/edit", "/admin/workflows/edit", url.Values{"definition": {string(bad)}, "action": {"publish"}})
 	body := string(r.Body)
 	must(t, r.Status == http.StatusUnprocessableEntity && strings.Contains(body, "未通过校验") && strings.Contains(body, `目标状态 &#34;limbo&#34; 未定义`) &&
 		strings.Contains(body, `未知角色 &#34;boss&#34;`), "invalid publish: %s", r)

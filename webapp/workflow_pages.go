@@ -174,6 +174,19 @@ type workflowView struct {
 	Valid      bool
 	Base       int // the active version the edit started from
 	Roles      []string
+	// OfficeRoles are the roles that may take transitions (the columns of the role matrix).
+	OfficeRoles []string
+}
+
+// officeRoles are the business roles: administrators handle no reports.
+func officeRoles() []string {
+	var out []string
+	for _, r := range access.Roles {
+		if r != access.RoleSysAdmin && r != access.RoleSecAdmin && r != access.RoleAuditAdmin {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (a *App) activeDefinition(c *fiber.Ctx, name string) (workflow.Stored, error) {
@@ -196,7 +209,8 @@ func (a *App) adminWorkflowEdit(c *fiber.Ctx) error {
 	}
 	raw, _ := json.MarshalIndent(st.Definition, "", "  ")
 	return a.render(c, fiber.StatusOK, "admin_workflow_edit", page{Title: "编辑流程定义", Nav: "admin-workflows",
-		Data: workflowView{Definition: st.Definition, Version: st.Version, JSON: string(raw), Base: st.Version, Roles: access.Roles}})
+		Data: workflowView{Definition: st.Definition, Version: st.Version, JSON: string(raw), Base: st.Version, Roles: access.Roles,
+			OfficeRoles: officeRoles()}})
 }
 
 // adminWorkflowSubmit checks (action=validate) or publishes (action=publish) the edited
@@ -204,8 +218,20 @@ func (a *App) adminWorkflowEdit(c *fiber.Ctx) error {
 // it changes against the active version.
 func (a *App) adminWorkflowSubmit(c *fiber.Ctx) error {
 	text := c.FormValue("definition")
-	view := workflowView{JSON: text, Roles: access.Roles}
+	view := workflowView{JSON: text, Roles: access.Roles, OfficeRoles: officeRoles()}
 	d, err := workflow.Parse([]byte(text))
+	if err == nil && c.FormValue("matrix") == "1" {
+		// The role matrix: the roles of transition i are the checked roles_i boxes.
+		for i := range d.Transitions {
+			var roles []string
+			for _, v := range c.Request().PostArgs().PeekMulti("roles_" + strconv.Itoa(i)) {
+				roles = append(roles, string(v))
+			}
+			d.Transitions[i].Roles = roles
+		}
+		raw, _ := json.MarshalIndent(d, "", "  ")
+		view.JSON = string(raw)
+	}
 	if err == nil {
 		err = d.Validate()
 	}
