@@ -17,8 +17,11 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 
 # Runtime stage: Debian bookworm like the build stage (same glibc and libstdc++ ABI).
 FROM debian:bookworm-slim
+# chromium and fonts-wqy-microhei print signed periodical issues to PDF (package render): the
+# CJK font ships in the image, nothing is fetched at run time.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl tzdata libstdc++6 \
+      chromium fonts-wqy-microhei \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 infowork \
  && useradd --system --uid 10001 --gid infowork --home-dir /data --shell /usr/sbin/nologin infowork \
