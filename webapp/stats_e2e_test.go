@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -274,4 +276,41 @@ func TestExportAndSavedSearchAPI(t *testing.T) {
 		t.Fatalf("public researcher's dashboard must count only public records: %s", dp)
 	}
 	_ = url.Values{}
+}
+
+// checkStatsSchema compares a live response object with the documented properties, both ways.
+func checkStatsSchema(t *testing.T, schema string, obj map[string]any) {
+	t.Helper()
+	keys, _ := readYAMLKeys(t, "../docs/openapi.yaml")
+	want := keys.children("components/schemas/" + schema + "/properties")
+	var got []string
+	for k := range obj {
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("schema %s documents %v; the response has %v", schema, want, got)
+	}
+}
+
+func TestStatisticsSchemas(t *testing.T) {
+	s, _ := statsFixture(t)
+	ed := s.token(t, "editor1")
+	st := s.api(t, "GET", "/api/v1/statistics", ed, nil).JSON(t)
+	checkStatsSchema(t, "Statistics", st)
+	checkStatsSchema(t, "StatisticsLine", st["total"].(map[string]any))
+	job := s.api(t, "POST", "/api/v1/exports", ed, map[string]string{"kind": "statistics", "format": "csv", "params": "dim=month"}).JSON(t)
+	checkStatsSchema(t, "ExportJob", job)
+	checkStatsSchema(t, "SavedSearch", s.api(t, "POST", "/api/v1/saved-searches", ed, map[string]any{"name": "x", "query": "q=x"}).JSON(t))
+	sys := s.token(t, "sys1")
+	rs := s.api(t, "PUT", "/api/v1/scoring/rules", sys, map[string]any{"rules": map[string]any{"adoption_levels": map[string]int{"city": 10}}}).JSON(t)
+	checkStatsSchema(t, "ScoringRuleSet", rs)
+	lg := s.api(t, "GET", "/api/v1/scoring/league", ed, nil).JSON(t)
+	checkStatsSchema(t, "LeagueTable", lg)
+	checkStatsSchema(t, "LeagueRow", lg["rows"].([]any)[0].(map[string]any))
+	// The test stack's web app has no analyzer: trends answer 503 with a clear message.
+	if r := s.api(t, "GET", "/api/v1/statistics/trends", ed, nil); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("trends without an analyzer: %s", r)
+	}
 }
