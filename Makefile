@@ -45,8 +45,20 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-## bench: Go benchmarks (results go to BENCHMARKS.md with the command used)
-bench:
+## bench: performance harness at BENCH_DOCS (100000) documents against PostgreSQL FTS and OpenSearch; appends to BENCHMARKS.md (docs/benchmarks.md). 1M: `make bench BENCH_DOCS=1000000`
+BENCH_DOCS       ?= 100000
+BENCH_OPENSEARCH ?= http://127.0.0.1:9209
+BENCH_FLAGS      ?=
+bench: build
+	@if [ "$(BENCH_OPENSEARCH)" = "http://127.0.0.1:9209" ] && ! curl -fs -o /dev/null "$(BENCH_OPENSEARCH)"; then \
+		deploy/opensearch-dev/run.sh start --port 9209 --data "$(CURDIR)/.data/opensearch-test" || true; fi
+	@os="$(BENCH_OPENSEARCH)"; if [ "$$os" != none ] && ! curl -fs -o /dev/null "$$os"; then \
+		echo "bench: OpenSearch not reachable at $$os: running without it"; os=none; fi; \
+	bin/infowork bench --docs $(BENCH_DOCS) --opensearch "$$os" $(BENCH_FLAGS)
+
+## bench-go: the Go micro-benchmarks (go test -bench)
+.PHONY: bench-go
+bench-go:
 	$(GO) test -run '^$$' -bench . ./...
 
 ## clean: remove build output and stop/remove the shared test cluster

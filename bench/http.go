@@ -193,7 +193,7 @@ func (e *env) httpTargets(base, researcher, reporter string) ([]vegeta.Target, m
 			q := queries[qi%len(queries)]
 			qi++
 			ts = append(ts, vegeta.Target{Method: http.MethodGet, URL: base + "/api/v1/search?" + searchParams(q).Encode() +
-				"&facets=" + strings.Join(search.AllFacets, ",") + "&interval=month", Header: hdr(researcher)})
+				"&facets=" + strings.Join(Facets, ",") + "&interval=month", Header: hdr(researcher)})
 		case p < httpAPISearch+httpPageSearch:
 			q := queries[qi%len(queries)]
 			qi++

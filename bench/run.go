@@ -356,6 +356,10 @@ func (e *env) load(ctx context.Context) error {
 
 	e.logf("loading %d documents: insert → outbox → embedded index", n)
 	var bytes atomic.Int64
+	var prof func()
+	if e.cfg.ProfileDir != "" {
+		prof = e.cpuProfile("load-embedded")
+	}
 	start := time.Now()
 	const writers = 2
 	errc := make(chan error, writers)
@@ -377,6 +381,9 @@ func (e *env) load(ctx context.Context) error {
 		return err
 	}
 	total := time.Since(start)
+	if prof != nil {
+		prof()
+	}
 	e.res.Indexed, _ = e.engine.Count(ctx)
 	mb := float64(bytes.Load()) / 1e6
 	embDocs := float64(n) / total.Seconds()

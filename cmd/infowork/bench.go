@@ -49,6 +49,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	report := fs.String("report", "BENCHMARKS.md", "append the tables to this Markdown file (none: do not)")
 	corpus := fs.String("corpus", "", "civic messages folder (default ../shared/corpus/civic-messages)")
 	dataDir := fs.String("data", ".data/bench", "index and private PostgreSQL folder")
+	pgPort := fs.Int("pg-port", benchPort, "port of the private PostgreSQL cluster (when INFOWORK_DATABASE_URL is unset)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -81,7 +82,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	command := "infowork bench " + strings.Join(args, " ")
 	machine := bench.Machine()
 
-	dsn, err := benchDSN(ctx, data, log)
+	dsn, err := benchDSN(ctx, data, *pgPort, log)
 	if err != nil {
 		return err
 	}
@@ -143,11 +144,11 @@ func cmdBench(ctx context.Context, args []string) error {
 
 // benchDSN drops and recreates the benchmark database on INFOWORK_DATABASE_URL's server, or on
 // a private cluster under data when it is unset.
-func benchDSN(ctx context.Context, data string, log *slog.Logger) (string, error) {
+func benchDSN(ctx context.Context, data string, port int, log *slog.Logger) (string, error) {
 	dsn := os.Getenv("INFOWORK_DATABASE_URL")
 	if dsn == "" {
 		var err error
-		dsn, err = pgserver.Ensure(ctx, pgserver.Options{Dir: filepath.Join(data, "postgres"), Port: benchPort, Logger: log, Out: os.Stderr})
+		dsn, err = pgserver.Ensure(ctx, pgserver.Options{Dir: filepath.Join(data, "postgres"), Port: port, Logger: log, Out: os.Stderr})
 		if err != nil {
 			return "", err
 		}
