@@ -1,0 +1,155 @@
+package webapp_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"gopkg.in/yaml.v3"
+
+	"infowork/savedsearch"
+	"infowork/search"
+	"infowork/store"
+)
+
+var metricName = regexp.MustCompile(`\binfowork_[a-z0-9_]+`)
+
+// The operations dashboards (deploy/grafana) and alert rules (deploy/prometheus) only use
+// metrics that a running infowork really exports: the test runs the web app, the indexer, the
+// instrumented engine, the pool and outbox collectors and the subscription notifier on one
+// registry, exercises them, gathers, and looks up every infowork_* name the JSON and YAML use.
+// (deploy/deploy_test.go checks the same names against a scan of the Go source; this checks the
+// live registry, so a metric declared but never registered or observed is caught too.)
+func TestOperationsDashboardsUseExportedMetrics(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	ctx := context.Background()
+	reg := s.Opts.Registerer.(*prometheus.Registry)
+	reg.MustRegister(store.NewPoolCollector(s.DB))
+	eng := search.Instrument(s.Engine, reg)
+	if _, err := savedsearch.NewNotifier(savedsearch.NotifierOptions{DB: s.DB, Analyzer: sharedAnalyzer(t), Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	// Exercise: a request per kind, a record indexed, a search through the instrumented engine.
+	s.token(t, "rep_a")
+	if _, err := s.createAPI("rep_a", created{Title: "指标核对", Body: "指标核对正文"}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitIndexed(t, 1)
+	if _, err := eng.Search(ctx, search.Query{Text: "指标", Scope: search.Scope{AllUnits: true, MaxLevel: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.api(t, "GET", "/healthz", "", nil); r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	for _, f := range families {
+		n := f.GetName()
+		exported[n] = true
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			for _, suf := range []string{"_bucket", "_sum", "_count"} {
+				exported[n+suf] = true
+			}
+		}
+		if f.GetType() == dto.MetricType_SUMMARY {
+			exported[n+"_sum"], exported[n+"_count"] = true, true
+		}
+	}
+
+	used := map[string][]string{}
+	dashes, _ := filepath.Glob("../deploy/grafana/dashboards/*.json")
+	if len(dashes) == 0 {
+		t.Fatal("no Grafana dashboards")
+	}
+	for _, f := range dashes {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Panels []struct {
+				Title   string
+				Targets []struct{ Expr string }
+				Panels  []struct {
+					Title   string
+					Targets []struct{ Expr string }
+				}
+			}
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				for _, n := range metricName.FindAllString(tg.Expr, -1) {
+					used[n] = append(used[n], filepath.Base(f)+": "+p.Title)
+				}
+			}
+			for _, sp := range p.Panels {
+				for _, tg := range sp.Targets {
+					for _, n := range metricName.FindAllString(tg.Expr, -1) {
+						used[n] = append(used[n], filepath.Base(f)+": "+sp.Title)
+					}
+				}
+			}
+		}
+	}
+	rules, _ := filepath.Glob("../deploy/prometheus/rules/*.yml")
+	if len(rules) == 0 {
+		t.Fatal("no alert rules")
+	}
+	for _, f := range rules {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Groups []struct {
+				Rules []struct{ Alert, Record, Expr string }
+			}
+		}
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range doc.Groups {
+			for _, r := range g.Rules {
+				for _, n := range metricName.FindAllString(r.Expr, -1) {
+					used[n] = append(used[n], filepath.Base(f)+": "+r.Alert+r.Record)
+				}
+			}
+		}
+	}
+	// What the operations issue asks the dashboards and alerts to cover.
+	for _, want := range []string{"infowork_http_request_duration_seconds_count", "infowork_http_request_duration_seconds_bucket",
+		"infowork_search_duration_seconds_bucket", "infowork_outbox_backlog", "infowork_outbox_oldest_age_seconds",
+		"infowork_indexer_documents_total", "infowork_indexer_batches_total", "infowork_outbox_dead_letters",
+		"infowork_db_pool_acquired_connections", "infowork_subscription_notifications_total"} {
+		if len(used[want]) == 0 {
+			t.Errorf("no dashboard panel or alert uses %s", want)
+		}
+	}
+	var names []string
+	for n := range used {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !exported[n] {
+			t.Errorf("%s is used by %s but the running application does not export it", n, strings.Join(used[n], "; "))
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("only %d metric names found in the dashboards and rules: %v", len(names), names)
+	}
+}
