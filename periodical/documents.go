@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"infowork/access"
 	"infowork/outbox"
 	"infowork/search"
 	"infowork/store"
@@ -116,8 +117,9 @@ func (s *Service) Placements(ctx context.Context, refs []Ref, maxLevel int) (map
 	return out, rows.Err()
 }
 
-// reindexRefs queues the search documents that follow from items: submissions themselves, and
-// for a draft its source submissions (the draft has no search document of its own here).
+// reindexRefs re-indexes the search documents that follow from items (submissions themselves,
+// and for a draft its source submissions; the draft has no search document of its own here):
+// it bumps their row version and queues them in the outbox, inside the caller's transaction.
 func reindexRefs(ctx context.Context, tx pgx.Tx, refs []Ref) error {
 	var subs, drafts []int64
 	for _, r := range refs {
@@ -138,6 +140,22 @@ func reindexRefs(ctx context.Context, tx pgx.Tx, refs []Ref) error {
 			return err
 		}
 		subs = append(subs, ids...)
+	}
+	if len(subs) == 0 {
+		return nil
+	}
+	// The search document changed (its facets), so its row version moves on: the engines keep
+	// only higher versions, and reindex and reconciliation compare against this column. A
+	// savepoint with the row-level-security bypass: a trusted internal change of every unit's rows.
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		if err := access.SetBypass(ctx, sp); err != nil {
+			return err
+		}
+		_, err := sp.Exec(ctx, `UPDATE submissions SET version = version + 1 WHERE id = ANY($1::bigint[])`, subs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("periodical: bump search document versions: %w", err)
 	}
 	return outbox.Enqueue(ctx, tx, submission.Entity, subs...)
 }

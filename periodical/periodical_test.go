@@ -310,6 +310,18 @@ func TestSignerMayNotSee(t *testing.T) {
 	if !errors.As(err, &refused) || !strings.Contains(refused.Error(), "不存在或无权查看") {
 		t.Fatalf("missing record: %v", err)
 	}
+	// An unsigned issue can be voided: its numbers stay taken.
+	if err := f.svc.Void(ctx, f.editor, is.ID, "选题调整", ""); err != nil {
+		t.Fatal(err)
+	}
+	next, err := f.svc.CreateIssue(ctx, f.editor, p.ID, periodical.IssueInput{}, "")
+	if err != nil || next.YearNumber != 2 {
+		t.Fatalf("after a void issue the next number is %d (%v), want 2", next.YearNumber, err)
+	}
+	var se0 *periodical.StateError
+	if err := f.svc.Void(ctx, f.editor, is.ID, "再次", ""); !errors.As(err, &se0) {
+		t.Errorf("voiding twice: %v", err)
+	}
 	// Signing an empty issue is refused.
 	var se *periodical.StateError
 	if _, err := f.svc.Sign(ctx, f.lowSigner, is.ID, ""); !errors.As(err, &se) && !errors.Is(err, periodical.ErrNotFound) {

@@ -371,3 +371,37 @@ func (s *Service) Snapshot(ctx context.Context, sub access.Subject, issueID int6
 	}
 	return out, hash, sha([]byte(snap)) == hash, nil
 }
+
+// Void abandons an unsigned issue: it keeps its reserved numbers (never reused) and its items,
+// and leaves the lists of open issues. A signed issue cannot be voided (correct it instead).
+func (s *Service) Void(ctx context.Context, sub access.Subject, issueID int64, reason, clientIP string) error {
+	if !canManage(sub) {
+		return fmt.Errorf("periodical: void issue %d: %w", issueID, ErrForbidden)
+	}
+	reason = strings.TrimSpace(reason)
+	if n := utf8.RuneCountInString(reason); n == 0 || n > 1000 {
+		return &ValidationError{Fields: map[string]string{"reason": "作废理由须为 1–1000 个字"}}
+	}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		is, err := s.loadIssue(ctx, tx, sub, issueID, true)
+		if err != nil {
+			return err
+		}
+		if is.State != "draft" || len(is.Revisions) > 0 {
+			return stateErr("本期%s，只有从未签发的期次可以作废", StateName(is.State))
+		}
+		if _, err := tx.Exec(ctx, `UPDATE periodical_issues SET state = 'void' WHERE id = $1`, issueID); err != nil {
+			return err
+		}
+		if err := s.touch(ctx, tx, issueID); err != nil {
+			return err
+		}
+		lv := int(is.Classification)
+		return audit.Record(ctx, tx, audit.Event{UserID: sub.UserID, Username: sub.Username, ClientIP: clientIP,
+			Action: "periodical.issue.void", Object: issueObject(issueID), Label: &lv, Detail: reason})
+	})
+	if err != nil {
+		return wrapKeep("void", issueID, err)
+	}
+	return nil
+}

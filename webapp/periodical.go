@@ -74,6 +74,7 @@ var periodicalFlashes = map[string]string{
 	"reviewed":    "已审核办结。",
 	"periodical":  "刊物已创建。",
 	"seeded":      "已按检索结果编入本期。",
+	"voided":      "本期已作废，期号保留不再使用。",
 }
 
 func flashOf(c *fiber.Ctx) string { return periodicalFlashes[c.Query("flash")] }
@@ -374,6 +375,12 @@ func (a *App) issueDistribute(c *fiber.Ctx) error {
 	recipients = append(recipients, periodical.SplitList(c.FormValue("others"))...)
 	_, err := a.periodicals().Distribute(c.UserContext(), sessionOf(c).User.Subject(), id, recipients, c.FormValue("channel"), a.clientIPOf(c))
 	return a.after(c, id, err, "distributed")
+}
+
+func (a *App) issueVoid(c *fiber.Ctx) error {
+	id := idParam(c, "id")
+	err := a.periodicals().Void(c.UserContext(), sessionOf(c).User.Subject(), id, c.FormValue("reason"), a.clientIPOf(c))
+	return a.after(c, id, err, "voided")
 }
 
 func (a *App) issueArchive(c *fiber.Ctx) error {

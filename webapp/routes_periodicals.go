@@ -19,6 +19,7 @@ func (a *App) periodicalRoutes(f *fiber.App, api fiber.Router) {
 	f.Post("/issues/:id<int>/correct", requireLogin, a.issueCorrect)
 	f.Post("/issues/:id<int>/distribute", requireLogin, a.issueDistribute)
 	f.Post("/issues/:id<int>/archive", requireLogin, a.issueArchive)
+	f.Post("/issues/:id<int>/void", requireLogin, a.issueVoid)
 	f.Get("/issues/:id<int>/print", requireLogin, a.issuePrint)
 	f.Get("/issues/:id<int>/issue.pdf", requireLogin, a.issueOutput)
 	f.Get("/issues/:id<int>/issue.docx", requireLogin, a.issueOutput)
