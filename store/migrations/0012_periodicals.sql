@@ -19,6 +19,8 @@ CREATE TABLE periodicals (
     masthead_org   text NOT NULL DEFAULT '',
     footer_note    text NOT NULL DEFAULT '',
     distribution   text[] NOT NULL DEFAULT '{}' CHECK (array_position(distribution, NULL) IS NULL),
+    -- The designated signer (签发人): items he or she may not read cannot be compiled.
+    signer_id      bigint REFERENCES users (id),
     -- Running total (总第N期) across years; bumped under the row lock when an issue is created.
     last_total     integer NOT NULL DEFAULT 0,
     created_at     timestamptz NOT NULL DEFAULT now(),
