@@ -10,8 +10,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"infowork/access"
+	"infowork/dedup"
+	"infowork/draft"
 	"infowork/ha"
 	"infowork/label"
+	"infowork/solicitation"
 	"infowork/submission"
 )
 
@@ -90,6 +93,10 @@ type formData struct {
 	// LabelCategories are the registered label categories the user holds (only those can be
 	// put on a report the user could read back).
 	LabelCategories []string
+	// BodyHTML is the rich-text body shown in the editor (sanitized).
+	BodyHTML string
+	// Solicitations the unit may answer (约稿 addressed to it, key points).
+	Solicitations []solicitation.Solicitation
 }
 
 func (a *App) submissionForm(c *fiber.Ctx, status int, in submission.Input, errs map[string]string, msg string) error {
@@ -104,9 +111,23 @@ func (a *App) submissionForm(c *fiber.Ctx, status int, in submission.Input, errs
 			levels = append(levels, l)
 		}
 	}
+	open, err := a.solicitations().List(c.UserContext(), s.User.Subject())
+	if err != nil {
+		return err
+	}
+	var answerable []solicitation.Solicitation
+	for _, so := range open {
+		if so.Kind == solicitation.KindKeyPoint || len(so.Targets) > 0 { // a unit sees only its own target row
+			answerable = append(answerable, so)
+		}
+	}
+	body := in.BodyHTML
+	if body == "" && in.Body != "" {
+		body = submission.TextToHTML(in.Body)
+	}
 	return a.render(c, status, "submission_new", page{Title: "报送信息", Nav: "new", Error: msg,
 		Data: formData{Input: in, Categories: n.categories, Errors: errs, Levels: levels, Urgencies: submission.Urgencies, FormKey: randomString(),
-			LabelCategories: s.User.LabelCategories}})
+			LabelCategories: s.User.LabelCategories, BodyHTML: submission.SanitizeHTML(body), Solicitations: answerable}})
 }
 
 func (a *App) submissionNew(c *fiber.Ctx) error {
@@ -114,18 +135,27 @@ func (a *App) submissionNew(c *fiber.Ctx) error {
 	if !s.User.Subject().CanSubmit() {
 		return submission.ErrForbidden
 	}
+	sol, _ := strconv.ParseInt(c.Query("solicitation"), 10, 64)
 	return a.submissionForm(c, fiber.StatusOK, submission.Input{Classification: "public", Urgency: "normal",
-		WriterName: s.User.DisplayName, WriterPhone: s.User.Phone}, nil, "")
+		WriterName: s.User.DisplayName, WriterPhone: s.User.Phone, SolicitationID: sol}, nil, "")
 }
 
 func (a *App) submissionCreate(c *fiber.Ctx) error {
 	s := sessionOf(c)
 	in := submission.Input{
-		Title: c.FormValue("title"), Body: c.FormValue("body"), CategoryCode: c.FormValue("category"),
+		Title: c.FormValue("title"), Body: c.FormValue("body"), BodyHTML: c.FormValue("body_html"), CategoryCode: c.FormValue("category"),
 		Urgency: c.FormValue("urgency"), Classification: c.FormValue("classification"),
 		WriterName: c.FormValue("writer_name"), WriterPhone: c.FormValue("writer_phone"),
 		IdempotencyKey: c.FormValue("idempotency_key"), Source: "web",
 		LabelCategories: formValues(c, "label_categories"), Draft: c.FormValue("draft") == "1",
+		RequireWriter: true, // people fill in this form: writer name and a valid phone are required
+	}
+	if v := c.FormValue("solicitation"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return errStatus(fiber.StatusBadRequest, "bad_request", "约稿编号无效")
+		}
+		in.SolicitationID = id
 	}
 	created, _, err := a.createSubmission(c, s.User.Subject(), in)
 	if err != nil {
@@ -155,7 +185,29 @@ func (a *App) submissionShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return a.render(c, fiber.StatusOK, "submission_show", page{Title: sub.Title, Nav: "submissions", Flash: flash(c), Data: data})
+	subject := sessionOf(c).User.Subject()
+	// Near-duplicate hints (several units reporting the same event) and the credits the report
+	// received from adopted drafts (drafts.go).
+	similar, err := a.dedup().Similar(c.UserContext(), subject, sub.ID, dedup.Options{})
+	if err != nil {
+		return err
+	}
+	credits, err := a.drafts().CreditsOf(c.UserContext(), subject, sub.ID)
+	if err != nil {
+		return err
+	}
+	return a.render(c, fiber.StatusOK, "submission_show", page{Title: sub.Title, Nav: "submissions", Flash: flash(c),
+		Data: submissionShowData{submissionPage: data, Similar: similar, Credits: credits,
+			CanDraft: subject.Has(access.RoleEditor) && (sub.State == "submitted" || sub.State == "in_review")}})
+}
+
+// submissionShowData is the record page's data: the record with attachments and workflow panel
+// (embedded, so the template reads .Data.Title as before) and this file's panels.
+type submissionShowData struct {
+	submissionPage
+	Similar  []dedup.Match
+	Credits  []draft.ReportCredit
+	CanDraft bool // the viewer may make a draft from this report (and its near duplicates)
 }
 
 // API.
@@ -170,7 +222,8 @@ type submissionBody struct {
 	Classification  string   `json:"classification"`
 	WriterName      string   `json:"writer_name"`
 	WriterPhone     string   `json:"writer_phone"`
-	Draft           bool     `json:"draft"` // create in the draft state, for unit approval later
+	Draft           bool     `json:"draft"`        // create in the draft state, for unit approval later
+	Solicitation    int64    `json:"solicitation"` // the solicitation or key point answered
 }
 
 func submissionJSON(s submission.Submission) fiber.Map {
@@ -198,6 +251,7 @@ func (a *App) apiSubmissionCreate(c *fiber.Ctx) error {
 		Title: b.Title, Body: b.Body, BodyHTML: b.BodyHTML, CategoryCode: b.Category, Urgency: b.Urgency,
 		Classification: b.Classification, WriterName: b.WriterName, WriterPhone: b.WriterPhone,
 		IdempotencyKey: c.Get("Idempotency-Key"), Source: "api", LabelCategories: b.LabelCategories, Draft: b.Draft,
+		SolicitationID: b.Solicitation,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,281 @@
+package webapp_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"infowork/access"
+	"infowork/auth"
+)
+
+// Reports of one event (a heavy rain night) from three units: they share the city's alert
+// wording and add their own facts, as real reports of one event do.
+var rainReports = []struct{ reporter, approver, title, body string }{
+	{"rep_a", "appr_a", "东湖街道连夜应对强降雨",
+		"6月12日凌晨，我市出现短时强降雨，最大小时雨量达58毫米，市防汛办发布暴雨橙色预警，要求各地加强巡查、及时转移危险区域群众，全力做好防汛抢险各项准备工作。东湖街道组织网格员连夜排水，转移群众46人，辖区12处易涝点已全部排查。"},
+	{"rep_b", "appr_b", "西湖街道启动防汛应急响应",
+		"6月12日凌晨，我市出现短时强降雨，最大小时雨量达58毫米，市防汛办发布暴雨橙色预警，要求各地加强巡查、及时转移危险区域群众，全力做好防汛抢险各项准备工作。西湖街道设置警示标志20处，疏通排水管网3.2公里，未发生人员伤亡。"},
+	{"rep_c", "appr_c", "市住建局检查在建工地基坑安全",
+		"6月12日凌晨，我市出现短时强降雨，最大小时雨量达58毫米，市防汛办发布暴雨橙色预警，要求各地加强巡查、及时转移危险区域群众，全力做好防汛抢险各项准备工作。市住房和城乡建设局派出工作组检查在建工地基坑安全，责令3处积水工地停工整改。"},
+}
+
+const fourthReport = "东湖街道社区书画展开幕，展出居民作品80余幅，吸引周边群众300余人次参观。"
+
+// editorialUsers adds the unit approvers of the three fixture units.
+func editorialUsers(t *testing.T, s *stack) {
+	t.Helper()
+	for _, u := range []auth.NewUser{
+		{Username: "appr_a", Password: password, DisplayName: "审签人甲", Roles: []string{access.RoleUnitApprover}, UnitCode: "Z101"},
+		{Username: "appr_b", Password: password, DisplayName: "审签人乙", Roles: []string{access.RoleUnitApprover}, UnitCode: "Z102"},
+		{Username: "appr_c", Password: password, DisplayName: "审签人丙", Roles: []string{access.RoleUnitApprover}, UnitCode: "B101"},
+	} {
+		if _, err := s.Auth.CreateUser(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func num(v any) int64 {
+	f, _ := v.(float64)
+	return int64(f)
+}
+
+// step takes a workflow transition through the API and returns the new version.
+func (s *stack) step(t *testing.T, who string, id int64, code string, extra map[string]any) {
+	t.Helper()
+	r := s.api(t, "GET", fmt.Sprintf("/api/v1/submissions/%d/transitions", id), s.token(t, who), nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("transitions of %d as %s: %s", id, who, r)
+	}
+	body := map[string]any{"transition": code, "version": num(r.JSON(t)["version"])}
+	for k, v := range extra {
+		body[k] = v
+	}
+	if r := s.api(t, "POST", fmt.Sprintf("/api/v1/submissions/%d/transitions", id), s.token(t, who), body); r.Status != http.StatusOK {
+		t.Fatalf("%s %d as %s: %s", code, id, who, r)
+	}
+}
+
+// TestEditorialPathAPI is the issue's done-when path through the JSON API: units draft reports,
+// their approvers sign them off, the editor sees them as near duplicates, merges three units'
+// reports into one draft (a second editor's stale save gets 409 with the changes), adopts it
+// with credit to all three units, and returns a fourth report with a reason. Every state change
+// is in the audit log and, through the outbox, in the search index.
+func TestEditorialPathAPI(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{})
+	ctx := context.Background()
+	editorialUsers(t, s)
+	ed := s.token(t, "editor1")
+
+	// Intake: a report without writer phone is refused when it skips the draft state.
+	if r := s.api(t, "POST", "/api/v1/submissions", s.token(t, "rep_a"), map[string]any{"title": "t", "body": "b",
+		"writer_name": "张三", "writer_phone": "12345"}); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "手机号") {
+		t.Fatalf("bad phone: %s", r)
+	}
+	var ids []int64
+	for _, rr := range rainReports {
+		r := s.api(t, "POST", "/api/v1/submissions", s.token(t, rr.reporter), map[string]any{"title": rr.title, "body": rr.body,
+			"writer_name": "张三", "writer_phone": "0731-84001234", "draft": true})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create: %s", r)
+		}
+		id := num(r.JSON(t)["id"])
+		s.step(t, rr.reporter, id, "submit", nil)
+		s.step(t, rr.approver, id, "approve", nil)
+		ids = append(ids, id)
+	}
+	r := s.api(t, "POST", "/api/v1/submissions", s.token(t, "rep_a2"), map[string]any{"title": "东湖街道社区书画展开幕", "body": fourthReport,
+		"writer_name": "李四", "writer_phone": "13812345678", "draft": true})
+	if r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	fourth := num(r.JSON(t)["id"])
+	s.step(t, "rep_a2", fourth, "submit", nil)
+	s.step(t, "appr_a", fourth, "approve", nil)
+
+	// Near duplicates: the editor sees the other two units' reports, not the unrelated fourth.
+	r = s.api(t, "GET", fmt.Sprintf("/api/v1/submissions/%d/similar", ids[0]), ed, nil)
+	var sim struct {
+		Items []struct {
+			ID    int64   `json:"id"`
+			Unit  string  `json:"unit"`
+			Score float64 `json:"score"`
+		} `json:"items"`
+	}
+	r.Decode(t, &sim)
+	got := map[int64]bool{}
+	for _, it := range sim.Items {
+		got[it.ID] = true
+	}
+	if r.Status != http.StatusOK || len(sim.Items) != 2 || !got[ids[1]] || !got[ids[2]] || got[fourth] {
+		t.Fatalf("similar to %d: %s", ids[0], r)
+	}
+	// A unit's reporter gets hints only among its own unit's reports: none here.
+	r = s.api(t, "GET", fmt.Sprintf("/api/v1/submissions/%d/similar", ids[0]), s.token(t, "rep_a"), nil)
+	r.Decode(t, &sim)
+	if r.Status != http.StatusOK || len(sim.Items) != 0 {
+		t.Fatalf("similar as rep_a leaks other units' reports: %s", r)
+	}
+	// Intake hint for a text not yet saved.
+	r = s.api(t, "POST", "/api/v1/submissions/similar", ed, map[string]any{"title": "强降雨", "body": rainReports[1].body})
+	r.Decode(t, &sim)
+	if r.Status != http.StatusOK || len(sim.Items) == 0 || sim.Items[0].ID != ids[1] {
+		t.Fatalf("similar text: %s", r)
+	}
+
+	// Merge the three into one draft.
+	if r := s.api(t, "POST", "/api/v1/drafts", s.token(t, "rep_a"), map[string]any{"submissions": ids}); r.Status != http.StatusForbidden {
+		t.Fatalf("reporter made a draft: %s", r)
+	}
+	r = s.api(t, "POST", "/api/v1/drafts", ed, map[string]any{"title": "我市各地各部门连夜应对强降雨", "submissions": ids})
+	if r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	d := r.JSON(t)
+	draftID, v1 := num(d["id"]), num(d["version"])
+	body := "<p>6月12日凌晨，我市出现短时强降雨，市防汛办发布暴雨橙色预警，各地各部门迅速行动。</p>" +
+		"<p>东湖街道组织网格员连夜排水，转移群众46人；西湖街道设置警示标志20处，疏通排水管网3.2公里；" +
+		"市住房和城乡建设局派出工作组检查在建工地基坑安全，责令3处积水工地停工整改。</p>"
+	r = s.api(t, "PUT", fmt.Sprintf("/api/v1/drafts/%d", draftID), ed, map[string]any{"title": "我市各地各部门连夜应对强降雨",
+		"body_html": body, "note": "合稿", "version": v1, "base_revision": 1})
+	if r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	saved := r.JSON(t)
+	if num(saved["revision"]) != 2 {
+		t.Fatalf("save: %s", r)
+	}
+	for _, src := range saved["sources"].([]any) {
+		m := src.(map[string]any)
+		if m["contributes"] != true {
+			t.Errorf("source %v does not contribute: %v", m["submission_id"], m)
+		}
+	}
+	// A second editor saving on the old version: 409, with what the first one changed.
+	editorialEditor2(t, s)
+	r = s.api(t, "PUT", fmt.Sprintf("/api/v1/drafts/%d", draftID), s.token(t, "editor2"), map[string]any{"title": "别的标题",
+		"body_html": "<p>另一种写法。</p>", "version": v1, "base_revision": 1})
+	var conflict struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+		ChangedBy string `json:"changed_by"`
+		Current   struct {
+			Revision int `json:"revision"`
+		} `json:"current"`
+		Changes []struct{ Op, Text string } `json:"changes"`
+	}
+	r.Decode(t, &conflict)
+	var inserted string
+	for _, c := range conflict.Changes {
+		if c.Op == "insert" {
+			inserted += c.Text
+		}
+	}
+	if r.Status != http.StatusConflict || conflict.Error.Code != "version_conflict" || conflict.ChangedBy != "editor1" ||
+		conflict.Current.Revision != 2 || !strings.Contains(inserted, "各地各部门迅速行动") {
+		t.Fatalf("stale save: %s", r)
+	}
+	// Revisions and a readable diff.
+	r = s.api(t, "GET", fmt.Sprintf("/api/v1/drafts/%d/revisions/2", draftID), ed, nil)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"op":"insert"`) {
+		t.Fatalf("revision 2: %s", r)
+	}
+
+	// Adopt: each of the three units credited 综合采用.
+	r = s.api(t, "POST", fmt.Sprintf("/api/v1/drafts/%d/adopt", draftID), ed, map[string]any{"version": num(saved["version"])})
+	if r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	var adopted struct {
+		State   string `json:"state"`
+		Credits []struct {
+			SubmissionID int64  `json:"submission_id"`
+			Unit         string `json:"unit"`
+			Kind         string `json:"kind"`
+		} `json:"credits"`
+	}
+	r.Decode(t, &adopted)
+	units := map[string]bool{}
+	for _, c := range adopted.Credits {
+		if c.Kind != "merged" {
+			t.Errorf("credit %+v", c)
+		}
+		units[c.Unit] = true
+	}
+	if adopted.State != "adopted" || len(units) != 3 || !units["Z101"] || !units["Z102"] || !units["B101"] {
+		t.Fatalf("adopt: %s", r)
+	}
+	for i, id := range ids {
+		r := s.api(t, "GET", fmt.Sprintf("/api/v1/submissions/%d", id), s.token(t, rainReports[i].reporter), nil)
+		if r.JSON(t)["state"] != "merged" {
+			t.Errorf("report %d as its unit sees it: %s", id, r)
+		}
+	}
+
+	// Return the fourth with a reason the unit reads in the history.
+	s.step(t, "editor1", fourth, "return", map[string]any{"reason": "not_newsworthy", "comment": "与本期主题无关，请报送防汛相关信息"})
+	r = s.api(t, "GET", fmt.Sprintf("/api/v1/submissions/%d/history", fourth), s.token(t, "rep_a2"), nil)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "与本期主题无关") || !strings.Contains(string(r.Body), "not_newsworthy") {
+		t.Fatalf("history of the returned report: %s", r)
+	}
+
+	// Audit: every state change.
+	count := func(action, object string) int {
+		var n int
+		if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = $1 AND object = $2`, action, object).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, id := range ids {
+		obj := fmt.Sprintf("submission:%d", id)
+		for _, a := range []string{"workflow.submit", "workflow.approve", "workflow.review", "workflow.merge"} {
+			if count(a, obj) != 1 {
+				t.Errorf("audit %s %s = %d", a, obj, count(a, obj))
+			}
+		}
+	}
+	if count("workflow.return", fmt.Sprintf("submission:%d", fourth)) != 1 {
+		t.Error("return not audited")
+	}
+	for _, a := range []string{"draft.create", "draft.save", "draft.adopt"} {
+		if count(a, fmt.Sprintf("draft:%d", draftID)) != 1 {
+			t.Errorf("audit %s missing", a)
+		}
+	}
+	// Search index: the states the units and the office search by.
+	waitFor(t, 15*time.Second, "merged and returned states indexed", func() (bool, string) {
+		r := s.api(t, "GET", "/api/v1/search?"+url.Values{"size": {"20"}}.Encode(), s.token(t, "res_secret"), nil)
+		var res struct {
+			Hits []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"hits"`
+		}
+		r.Decode(t, &res)
+		states := map[string]string{}
+		for _, h := range res.Hits {
+			states[h.ID] = h.State
+		}
+		ok := states[fmt.Sprint(fourth)] == "returned"
+		for _, id := range ids {
+			ok = ok && states[fmt.Sprint(id)] == "merged"
+		}
+		return ok, fmt.Sprint(states)
+	})
+}
+
+func editorialEditor2(t *testing.T, s *stack) {
+	t.Helper()
+	if _, err := s.Auth.CreateUser(context.Background(), auth.NewUser{Username: "editor2", Password: password, DisplayName: "测试editor2",
+		Roles: []string{access.RoleEditor}, Clearance: 2}); err != nil {
+		t.Fatal(err)
+	}
+}
