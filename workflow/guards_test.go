@@ -125,6 +125,9 @@ func TestDirectStateFollowsDefinition(t *testing.T) {
 	if _, st := f.version(t, c.ID); st != "unit_approval" {
 		t.Errorf("direct report starts in %s, want unit_approval", st)
 	}
+	if n := f.count(t, `SELECT count(*) FROM submissions WHERE id = $1 AND assigned_role = 'unit_approver'`, c.ID); n != 1 {
+		t.Error("the start state's assign action did not apply")
+	}
 	if _, st := f.version(t, f.draft(t, "rep_a")); st != "draft" {
 		t.Errorf("draft starts in %s", st)
 	}

@@ -66,7 +66,8 @@ UPDATE notifications SET sent_at = created_at;
 -- Items follow their definition's start states: a report inserted as 'draft' starts in the
 -- definition's initial state, one inserted as 'submitted' (no draft flag: imports, the demo
 -- loader, integrations) in its "direct" state (the initial state when none is named). Any
--- other explicit state (a migration of old records) is kept.
+-- other explicit state (a migration of old records) is kept. The start state's assign action
+-- sets the role the item waits for.
 CREATE OR REPLACE FUNCTION submissions_workflow_version() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     def jsonb;
@@ -84,6 +85,14 @@ BEGIN
             NEW.state := def->>'initial';
         ELSIF NEW.state = 'submitted' THEN
             NEW.state := COALESCE(NULLIF(def->>'direct', ''), def->>'initial');
+        END IF;
+        -- The start state's "assign" action applies from the start (its notifications do not:
+        -- an import of thousands of old reports must not flood the editors' inboxes).
+        IF NEW.assigned_role IS NULL THEN
+            SELECT a->>'role' INTO NEW.assigned_role
+            FROM jsonb_array_elements(def->'states') st, jsonb_array_elements(COALESCE(st->'on_enter', '[]'::jsonb)) a
+            WHERE st->>'code' = NEW.state AND a->>'type' = 'assign'
+            LIMIT 1;
         END IF;
     END IF;
     RETURN NEW;
