@@ -1,13 +1,17 @@
 package scoring_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/xuri/excelize/v2"
 
 	"infowork/internal/testenv"
 	"infowork/scoring"
@@ -382,4 +386,40 @@ func TestSyncEndorsementsAndSolicitations(t *testing.T) {
 		t.Fatalf("voided events %d %v", voided, err)
 	}
 	_ = A
+}
+
+// A league table prints to PDF with Chromium and to an XLSX that reopens with every unit.
+func TestLeagueTableOutputs(t *testing.T) {
+	p, _ := scoring.ParsePeriod("2026-Q1")
+	rows := []scoring.Row{{UnitCode: "UA", UnitName: "东湖街道", Points: 56, Eligible: false}, {UnitCode: "UB", UnitName: "西湖街道", Points: 50, Eligible: true}}
+	scoring.Rank(rows)
+	tbl := scoring.Table{Period: p, Title: p.Name() + "信息工作考核通报", RuleVersion: 1, Rows: rows}
+	if p.Name() != "2026年第1季度" {
+		t.Fatalf("period name %q", p.Name())
+	}
+	x, err := tbl.XLSX()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.GetRows("通报")
+	if len(got) != 5 || got[2][2] != "东湖街道" || got[2][9] != "56" || got[2][10] != "否" || !strings.Contains(got[4][0], "未发布") {
+		t.Fatalf("xlsx %v", got)
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil && os.Getenv("INFOWORK_CHROMIUM") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI installs chromium; it is missing")
+		}
+		t.Skip("no chromium: the PDF is not checked")
+	}
+	pdf, err := tbl.PDF(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(pdf, []byte("%PDF-")) || len(pdf) < 5000 {
+		t.Fatalf("not a PDF (%d bytes)", len(pdf))
+	}
 }
