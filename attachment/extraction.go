@@ -66,7 +66,7 @@ var _ Extractor = (*extract.Runner)(nil)
 // WorkerOptions configure the extraction worker. Zero fields take defaults.
 type WorkerOptions struct {
 	Extractor    Extractor     // required
-	Lease        time.Duration // how long a claimed job is held before another worker may take it; default 3× a 2-minute child timeout
+	Lease        time.Duration // how long a claimed job is held before another worker may take it; default 30 minutes (3× the child's default timeout)
 	PollInterval time.Duration // backstop poll; default 5s
 	MaxAttempts  int           // claims before a job whose worker keeps dying is marked failed; default 3
 	Logger       *slog.Logger
@@ -103,7 +103,7 @@ func NewWorker(s *Service, o WorkerOptions) (*Worker, error) {
 		return nil, errors.New("attachment: WorkerOptions.Extractor (or Options.Extractor) is required")
 	}
 	if o.Lease <= 0 {
-		o.Lease = 6 * time.Minute
+		o.Lease = 30 * time.Minute
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 5 * time.Second

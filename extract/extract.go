@@ -37,7 +37,7 @@ type Limits struct {
 	MaxRatio        int64 // declared inflated/compressed ratio of one part; default 200
 	MaxOCRPages     int   // pages of an image-only PDF sent to OCR; default 30
 	OCRLanguages    string
-	OCRResolution   int // dpi of PDF pages rendered for OCR; default 300
+	OCRResolution   int // dpi of PDF pages rendered for OCR; default 200 (scans are made at 200–300 dpi)
 	MaxPreviewCells int // spreadsheet cells in the HTML preview; default 5,000
 }
 
@@ -64,7 +64,7 @@ func (l *Limits) defaults() {
 		l.OCRLanguages = "chi_sim+eng"
 	}
 	if l.OCRResolution <= 0 {
-		l.OCRResolution = 300
+		l.OCRResolution = 200
 	}
 	if l.MaxPreviewCells <= 0 {
 		l.MaxPreviewCells = 5000

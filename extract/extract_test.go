@@ -22,7 +22,7 @@ const (
 	sentScan = "市民反映老旧小区加装电梯进展缓慢"
 )
 
-func write(t *testing.T, name string, b []byte) string {
+func write(t testing.TB, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, b, 0o600); err != nil {

@@ -28,7 +28,9 @@ type Runner struct {
 type RunnerOptions struct {
 	// Command is the child's argv before its own flags; default {this executable, "extract"}.
 	Command []string
-	// Timeout is the wall-clock limit of one child; default 2 minutes (an OCR of a long scan).
+	// Timeout is the wall-clock limit of one child; default 10 minutes: OCR reads a dense
+	// page in about 8 s on one core of the development machine, and at most
+	// Limits.MaxOCRPages (30) pages of a scanned PDF are read.
 	Timeout time.Duration
 	// MemoryBytes is the child's address-space limit (RLIMIT_AS, inherited by the tools it
 	// runs); default 2 GiB. Tesseract with the chi_sim model needs some 300 MiB.
@@ -47,7 +49,7 @@ func NewRunner(o RunnerOptions) (*Runner, error) {
 		o.Command = []string{exe, "extract"}
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
+		o.Timeout = 10 * time.Minute
 	}
 	if o.MemoryBytes <= 0 {
 		o.MemoryBytes = 2 << 30
