@@ -38,7 +38,11 @@ type env struct {
 	pngData []byte
 }
 
-func newEnv(t *testing.T, maxBytes int64) *env {
+func newEnv(t *testing.T, maxBytes int64) *env { return newEnvMax(t, maxBytes) }
+
+func newEnvTB(t testing.TB) *env { return newEnvMax(t, 0) }
+
+func newEnvMax(t testing.TB, maxBytes int64) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := testenv.DB(t)
