@@ -343,3 +343,72 @@ func TestPeriodicalDailyInBrowser(t *testing.T) {
 		t.Fatalf("after one review: %+v %v", e, err)
 	}
 }
+
+// TestPeriodicalAccess: who may see and do what, answered as a person or a program sees it.
+func TestPeriodicalAccess(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	ctx := context.Background()
+	editor := subjectOf(t, s, "editor1")
+	svc := periodical.New(s.DB, periodical.Options{})
+	p, err := svc.CreatePeriodical(ctx, editor, periodical.PeriodicalInput{Code: "mryq", Name: "每日要情", Classification: label.Internal,
+		Distribution: []string{"省委办公厅"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := svc.CreateIssue(ctx, editor, p.ID, periodical.IssueInput{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := fmt.Sprintf("/issues/%d", is.ID)
+
+	// A reporter: no periodical pages, cannot compile or fill a basket.
+	rep := s.browser(t)
+	rep.login("rep_a")
+	if r := rep.get("/periodicals"); r.Status != http.StatusForbidden {
+		t.Errorf("reporter /periodicals: %s", r)
+	}
+	if r := rep.get(issue); r.Status != http.StatusNotFound {
+		t.Errorf("reporter issue page: %s", r)
+	}
+	home := rep.get("/search")
+	if r := rep.post("/basket", url.Values{"_csrf": {csrfOf(t, home)}, "ref": {"submission:1"}}); r.Status != http.StatusForbidden {
+		t.Errorf("reporter basket: %s", r)
+	}
+	// A researcher cleared for public only does not see an internal issue; one cleared for
+	// secret reads it without any editing form.
+	pub := s.browser(t)
+	pub.login("res_public")
+	if r := pub.get(issue); r.Status != http.StatusNotFound {
+		t.Errorf("public researcher on an internal issue: %s", r)
+	}
+	res := s.browser(t)
+	res.login("res_secret")
+	r := res.get(issue)
+	if r.Status != http.StatusOK || strings.Contains(string(r.Body), `action="`+issue+`/items"`) || strings.Contains(string(r.Body), `id="sign"`) {
+		t.Errorf("researcher issue page: %s", r)
+	}
+	// Bad input: an unknown section, a malformed reference, an empty compile.
+	ed := s.browser(t)
+	ed.login("editor1")
+	page := ed.get(issue)
+	tok := csrfOf(t, page)
+	if r := ed.post(issue+"/items", url.Values{"_csrf": {tok}, "ref": {"submission:x"}}); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "条目引用") {
+		t.Errorf("malformed ref: %s", r)
+	}
+	if r := ed.post(issue+"/items", url.Values{"_csrf": {tok}}); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "请选择要编入的条目") {
+		t.Errorf("empty compile: %s", r)
+	}
+	if r := ed.post(issue+"/sign", url.Values{"_csrf": {tok}}); r.Status != http.StatusForbidden {
+		t.Errorf("an editor signing: %s", r)
+	}
+	// The API answers the same decisions in JSON.
+	if r := s.api(t, "GET", fmt.Sprintf("/api/v1/issues/%d", is.ID), s.token(t, "res_public"), nil); r.Status != http.StatusNotFound {
+		t.Errorf("API issue for a public researcher: %s", r)
+	}
+	if r := s.api(t, "GET", "/api/v1/periodicals", s.token(t, "editor1"), nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "每日要情") {
+		t.Errorf("API periodicals: %s", r)
+	}
+	if r := s.api(t, "GET", "/api/v1/periodicals", s.token(t, "rep_a"), nil); r.Status != http.StatusForbidden {
+		t.Errorf("API periodicals for a reporter: %s", r)
+	}
+}
