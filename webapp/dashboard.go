@@ -85,7 +85,7 @@ func (a *App) dashboardPage(c *fiber.Ctx) error {
 	yearStart := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, search.Location)
 	year := stats.Filter{From: yearStart, To: yearStart.AddDate(1, 0, 0)}
 	data := fiber.Map{"Now": now}
-	if _, err := a.stats.scoring.SyncAll(ctx); err != nil {
+	if err := a.syncScores(ctx, false); err != nil {
 		a.log.Warn("scoring sync failed", "err", err)
 	}
 

@@ -1,8 +1,11 @@
 package webapp
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -18,6 +21,26 @@ type statsDeps struct {
 	scoring *scoring.Service
 	saved   *savedsearch.Service
 	export  *export.Service
+
+	syncMu   sync.Mutex
+	lastSync time.Time
+}
+
+// syncScores brings the scoring ledger up to date with its sources (workflow, endorsements,
+// solicitations) before scores are shown, at most every 15 seconds per process: the syncs are
+// idempotent, so another replica or a later call catches anything missed.
+func (a *App) syncScores(ctx context.Context, force bool) error {
+	d := a.stats
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
+	if !force && time.Since(d.lastSync) < 15*time.Second {
+		return nil
+	}
+	if _, err := d.scoring.SyncAll(ctx); err != nil {
+		return err
+	}
+	d.lastSync = time.Now()
+	return nil
 }
 
 // statisticsRoutes registers the pages (on f) and JSON API routes (on api, under /api/v1) for statistics, scoring, dashboards, saved searches and exports (issue 7).

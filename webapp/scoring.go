@@ -66,7 +66,7 @@ func (a *App) scoringPage(c *fiber.Ctx) error {
 	if !canReadScores(u) && !sub.CanSubmit() {
 		return errStatus(fiber.StatusForbidden, "forbidden", "当前账户无权查看考核")
 	}
-	if _, err := a.stats.scoring.SyncAll(ctx); err != nil {
+	if err := a.syncScores(ctx, false); err != nil {
 		return err
 	}
 	sets, err := a.stats.scoring.RuleSets(ctx, year)
@@ -234,7 +234,7 @@ func (a *App) scoringPublish(c *fiber.Ctx) error {
 	if err != nil {
 		return scoringError(err)
 	}
-	if _, err := a.stats.scoring.SyncAll(c.UserContext()); err != nil {
+	if err := a.syncScores(c.UserContext(), true); err != nil {
 		return err
 	}
 	t, err := a.stats.scoring.Publish(c.UserContext(), p, u.Username)
@@ -347,7 +347,7 @@ func (a *App) apiScoringLeague(c *fiber.Ctx) error {
 		return scoringError(err)
 	}
 	ctx := c.UserContext()
-	if _, err := a.stats.scoring.SyncAll(ctx); err != nil {
+	if err := a.syncScores(ctx, false); err != nil {
 		return err
 	}
 	t, err := a.stats.scoring.Published(ctx, p)
