@@ -89,7 +89,7 @@ func TestValidPhone(t *testing.T) {
 			t.Errorf("ValidPhone(%q) = false", ok)
 		}
 	}
-	for _, bad := range []string{"", "12345", "12812345678", "1381234567", "84001234", "0731-1234", "电话待补", "138123456789"} {
+	for _, bad := range []string{"", "12345", "12812345678", "1381234567", "84001234", "0731-12345", "电话待补", "138123456789"} {
 		if submission.ValidPhone(bad) {
 			t.Errorf("ValidPhone(%q) = true", bad)
 		}

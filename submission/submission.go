@@ -131,7 +131,7 @@ var (
 	// landline with area code, optionally an extension: 0731-84001234, 010 12345678,
 	// (0731)84001234, 0731-84001234-801, 0731-84001234转801
 	// (+86 (10) 6512-3456: the international form drops the area code's 0)
-	landlineRE = regexp.MustCompile(`^(?:0[1-9][0-9]{1,2}|\(0[1-9][0-9]{1,2}\)|\+?86\(?[1-9][0-9]{1,2}\)?)-?[2-9][0-9]{6,7}(?:(?:-|转|#)[0-9]{1,6})?$`)
+	landlineRE = regexp.MustCompile(`^(?:0[1-9][0-9]{1,2}|\(0[1-9][0-9]{1,2}\)|\+?86\(?[1-9][0-9]{1,2}\)?)-?[0-9]{7,8}(?:(?:-|转|#)[0-9]{1,6})?$`)
 )
 
 // ValidPhone reports whether s is a mainland mobile number or a landline with area code.
