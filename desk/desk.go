@@ -438,7 +438,7 @@ func (s *Service) Unlock(ctx context.Context, sub access.Subject, id int64, clie
 				return err
 			}
 			if err := notify(ctx, tx, id, []int64{t.lockHolder}, sub.UserID, "desk.unlock",
-				fmt.Sprintf("信息 #%d：您的锁定已被%s解除", id, displayName(sub)), nil); err != nil {
+				fmt.Sprintf("信息 #%d：您的锁定已被%s解除", id, displayName(ctx, tx, sub)), nil); err != nil {
 				return err
 			}
 		}
@@ -451,7 +451,14 @@ func (s *Service) Unlock(ctx context.Context, sub access.Subject, id int64, clie
 	return err
 }
 
-func displayName(sub access.Subject) string { return sub.Username }
+// displayName is the actor's name as colleagues know it (display name, else username).
+func displayName(ctx context.Context, tx pgx.Tx, sub access.Subject) string {
+	var n string
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(NULLIF(display_name, ''), username) FROM users WHERE id = $1`, sub.UserID).Scan(&n); err != nil {
+		return sub.Username
+	}
+	return n
+}
 
 // Colleague is a user an item may be assigned to.
 type Colleague struct {
@@ -519,7 +526,7 @@ func (s *Service) Assign(ctx context.Context, sub access.Subject, id int64, user
 		}
 		if assignee != nil && *assignee != sub.UserID {
 			return notify(ctx, tx, id, []int64{*assignee}, sub.UserID, "desk.assign",
-				fmt.Sprintf("信息 #%d：%s 将其分派给您", id, displayName(sub)), nil)
+				fmt.Sprintf("信息 #%d：%s 将其分派给您", id, displayName(ctx, tx, sub)), nil)
 		}
 		return nil
 	})
@@ -632,7 +639,7 @@ func (s *Service) AddComment(ctx context.Context, sub access.Subject, id int64, 
 		res.Author, res.Body, res.Mentions = sub.Username, body, mentions
 		if len(ids) > 0 {
 			return notify(ctx, tx, id, ids, sub.UserID, "comment.mention",
-				fmt.Sprintf("信息 #%d：%s 在评论中提到了您", id, displayName(sub)), &res.ID)
+				fmt.Sprintf("信息 #%d：%s 在评论中提到了您", id, displayName(ctx, tx, sub)), &res.ID)
 		}
 		return nil
 	})

@@ -80,7 +80,7 @@ func TestDeskBrowser(t *testing.T) {
 		t.Errorf("unread badge %q", got)
 	}
 	a.Do(chromedp.Click(chromedp.CSS(`a.inbox-link`)), chromedp.WaitVisible(chromedp.CSS(`ul.inbox`)))
-	if got := a.Text(`ul.inbox`); !strings.Contains(got, "您的锁定已被chief解除") {
+	if got := a.Text(`ul.inbox`); !strings.Contains(got, "您的锁定已被测试总编解除") {
 		t.Errorf("inbox %q", got)
 	}
 }

@@ -282,7 +282,7 @@ func TestDeskPages(t *testing.T) {
 	must(t, strings.Contains(string(pg.Body), `id="take-lock"`) && strings.Contains(string(pg.Body), "未锁定"), "after unlock: %s", pg)
 	// editor1 is told in the header badge and the inbox.
 	pg = ed1.get("/notifications")
-	must(t, strings.Contains(string(pg.Body), `class="unread-badge"`) && strings.Contains(string(pg.Body), "您的锁定已被chief解除"), "inbox: %s", pg)
+	must(t, strings.Contains(string(pg.Body), `class="unread-badge"`) && strings.Contains(string(pg.Body), "您的锁定已被测试总编解除"), "inbox: %s", pg)
 
 	// Assign to a colleague, comment with a mention, set a due date.
 	r = ed1.form(path, path+"/assign", url.Values{"assignee": {"editor2"}})
