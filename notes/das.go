@@ -28,7 +28,7 @@ import (
 // clock, so a skewed or paused poller cannot skip changes.
 
 // ErrAuth means DAS refused the credentials (401 or 403).
-var ErrAuth = errors.New("Domino Access Services refused the credentials")
+var ErrAuth = errors.New("notes: DAS refused the credentials")
 
 // DASOptions configure the DAS client.
 type DASOptions struct {

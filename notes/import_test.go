@@ -16,8 +16,6 @@ import (
 	"infowork/unit"
 )
 
-const corpus = "/work/shared/corpus/dxl"
-
 func corpusDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("INFOWORK_CORPUS")

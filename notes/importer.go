@@ -593,7 +593,7 @@ func (im *Importer) writeBlob(sha string, data []byte, sync bool) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("notes: store blob: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Join(im.blobs.BlobDir(), "tmp"), "upload-notes-*")
+	tmp, err := os.CreateTemp(filepath.Join(im.blobs.BlobDir(), "tmp"), "notes-*")
 	if err != nil {
 		return fmt.Errorf("notes: store blob: %w", err)
 	}
