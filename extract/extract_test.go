@@ -1,7 +1,10 @@
 package extract_test
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,6 +115,22 @@ func TestOCR(t *testing.T) {
 		{"scan.jpg", extract.MIMEJPEG, scan, extract.MethodOCR},
 		{"scan.pdf", extract.MIMEPDF, extracttest.ImagePDF(t, scan), extract.MethodOCR},
 		{"layer.pdf", extract.MIMEPDF, extracttest.TextPDF(t, sentScan+"。"), extract.MethodText},
+	}
+	// A photograph (here: noise) is not text: OCR's confidence is low and no text is kept.
+	noise := image.NewGray(image.Rect(0, 0, 400, 300))
+	x := uint32(7)
+	for i := range noise.Pix {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		noise.Pix[i] = byte(x)
+	}
+	var nb bytes.Buffer
+	if err := png.Encode(&nb, noise); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Extract(context.Background(), write(t, "photo.png", nb.Bytes()), extract.MIMEPNG); err != nil || res.Text != "" {
+		t.Errorf("photo: text %q, err %v; want no text", res.Text, err)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

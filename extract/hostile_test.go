@@ -49,9 +49,10 @@ func TestHostileFiles(t *testing.T) {
 
 // A file that keeps the child busy past the timeout is killed with its whole process group
 // (the tesseract it started included).
+//
+// Not parallel: it counts every child of this test binary, so no other test may run meanwhile.
 func TestTimeoutKillsTheGroup(t *testing.T) {
 	needTools(t)
-	t.Parallel()
 	r := runner(t, extract.RunnerOptions{Timeout: 150 * time.Millisecond})
 	scan := extracttest.Scan(t, strings.Repeat("信息报送", 12), strings.Repeat("舆情监测", 12), strings.Repeat("防汛值班", 12))
 	pdf := extracttest.ImagePDF(t, scan)

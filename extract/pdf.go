@@ -149,11 +149,54 @@ func imageFile(ctx context.Context, path string, lim Limits) (Result, error) {
 }
 
 // ocr reads one page image with Tesseract (page segmentation 3: automatic layout). Tesseract's
-// own threads are limited to one through OMP_THREAD_LIMIT, set by the child.
+// own threads are limited to one through OMP_THREAD_LIMIT, set by the child. The TSV output
+// carries a confidence per word: a page whose mean confidence is below minOCRConfidence is a
+// photograph or a drawing, not text, and yields no text rather than noise in the index.
 func ocr(ctx context.Context, img string, lim Limits) (string, error) {
-	out, err := run(ctx, Tools.Tesseract, img, "stdout", "-l", lim.OCRLanguages, "--psm", "3")
+	out, err := run(ctx, Tools.Tesseract, img, "stdout", "-l", lim.OCRLanguages, "--psm", "3", "tsv")
 	if err != nil {
 		return "", err
 	}
-	return cjkSpaces(string(bytes.ToValidUTF8(out, nil))), nil
+	return cjkSpaces(ocrText(string(bytes.ToValidUTF8(out, nil)))), nil
+}
+
+// minOCRConfidence is the mean word confidence (0–100) below which a page counts as no text.
+const minOCRConfidence = 55
+
+// ocrText rebuilds the text from Tesseract's TSV (level 5 rows are words; block, paragraph and
+// line numbers give the line breaks).
+func ocrText(tsv string) string {
+	var (
+		b        strings.Builder
+		lastLine string
+		sum      float64
+		words    int
+	)
+	for i, row := range strings.Split(tsv, "\n") {
+		f := strings.Split(row, "\t")
+		if i == 0 || len(f) < 12 || f[0] != "5" {
+			continue
+		}
+		text := strings.TrimSpace(f[11])
+		conf, err := strconv.ParseFloat(f[10], 64)
+		if text == "" || err != nil || conf < 0 {
+			continue
+		}
+		sum += conf
+		words++
+		line := f[2] + "." + f[3] + "." + f[4]
+		switch {
+		case lastLine == "":
+		case line != lastLine:
+			b.WriteByte('\n')
+		default:
+			b.WriteByte(' ')
+		}
+		lastLine = line
+		b.WriteString(text)
+	}
+	if words == 0 || sum/float64(words) < minOCRConfidence {
+		return ""
+	}
+	return b.String()
 }

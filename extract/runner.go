@@ -149,7 +149,8 @@ func (r *Runner) run(ctx context.Context, args ...string) ([]byte, error) {
 			if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
 				return nil, limited("处理进程被终止（%s，可能超出内存或 CPU 限制）", st.Signal())
 			}
-			if strings.Contains(msg, "out of memory") || strings.Contains(msg, "cannot allocate memory") {
+			if strings.Contains(msg, "out of memory") || strings.Contains(msg, "cannot allocate memory") ||
+				strings.Contains(msg, "failed to map segment") || strings.Contains(msg, "超出内存限制") {
 				return nil, limited("处理进程超出内存限制（%d MB）", r.memoryBytes>>20)
 			}
 			return nil, limited("处理进程异常退出（状态 %d）：%s", ee.ExitCode(), clipRunes(msg, 200))
@@ -176,8 +177,9 @@ func (c *capped) Write(p []byte) (int, error) {
 	if c.over {
 		return len(p), nil
 	}
-	if int64(c.buf.Len()+len(p)) > c.max {
+	if room := c.max - int64(c.buf.Len()); int64(len(p)) > room {
 		c.over = true
+		c.buf.Write(p[:room]) // keep the start (a stderr message), mark the rest lost
 		return len(p), nil
 	}
 	return c.buf.Write(p)
