@@ -483,3 +483,46 @@ func TestDispatcherSMTPAndWebhook(t *testing.T) {
 		t.Errorf("%d notifications left unsent", n)
 	}
 }
+
+// TestConcurrentLocksOneWins: editors racing for a free lock get exactly one holder; everyone
+// else is told who holds it.
+func TestConcurrentLocksOneWins(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	id := f.report(t, "并发锁定", "normal", "")
+	who := []string{"editor1", "editor2", "chief", "lowed"}
+	errs := make([]error, len(who))
+	var wg sync.WaitGroup
+	for i, u := range who {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.desk.Lock(ctx, f.users[u], id)
+		}()
+	}
+	wg.Wait()
+	won, refused := 0, 0
+	var holder string
+	for i, err := range errs {
+		var le *desk.LockedError
+		switch {
+		case err == nil:
+			won++
+			holder = "测试" + who[i]
+		case errors.As(err, &le):
+			refused++
+		default:
+			t.Errorf("%s: %v", who[i], err)
+		}
+	}
+	if won != 1 || refused != len(who)-1 {
+		t.Fatalf("%d won, %d refused", won, refused)
+	}
+	for _, err := range errs {
+		var le *desk.LockedError
+		if errors.As(err, &le) && le.Holder != holder {
+			t.Errorf("refusal names %q, holder is %q", le.Holder, holder)
+		}
+	}
+}
