@@ -106,22 +106,41 @@ func Machine() string {
 	return fmt.Sprintf("%s, %d logical CPUs%s, %s/%s, %s%s", cpu, runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version(), load)
 }
 
-// AppendReport appends a run to the Markdown file at path (BENCHMARKS.md): one "### Run"
-// section with the date, command, machine and tables. Other sections of the file are untouched.
-func AppendReport(path, command, machine string, started time.Time, tables []*Table, notes []string) error {
+// StartReport appends the head of a run to the Markdown file at path (BENCHMARKS.md): a "### Run"
+// section with the date, command, machine and notes. The tables follow one by one as the
+// scenarios finish (AppendTable), so a run stopped early still leaves what it measured. Other
+// sections of the file are untouched.
+func StartReport(path, command, machine string, started time.Time, notes []string) error {
+	return appendFile(path, func(w io.Writer) {
+		fmt.Fprintf(w, "\n### Run %s\n\n", started.UTC().Format("2006-01-02 15:04 UTC"))
+		fmt.Fprintf(w, "- command: `%s`\n- machine: %s\n", command, machine)
+		for _, n := range notes {
+			fmt.Fprintf(w, "- %s\n", n)
+		}
+	})
+}
+
+// AppendTable appends one table to the report.
+func AppendTable(path string, t *Table) error { return appendFile(path, t.Markdown) }
+
+// EndReport appends how the run ended.
+func EndReport(path string, started time.Time, runErr error) error {
+	return appendFile(path, func(w io.Writer) {
+		if runErr != nil {
+			fmt.Fprintf(w, "\nThe run stopped after %s: %v\n", time.Since(started).Round(time.Second), runErr)
+			return
+		}
+		fmt.Fprintf(w, "\nThe run took %s.\n", time.Since(started).Round(time.Second))
+	})
+}
+
+func appendFile(path string, fn func(io.Writer)) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644) // #nosec G302 G304 -- a report in the repository, path from the operator
 	if err != nil {
 		return fmt.Errorf("bench: report: %w", err)
 	}
 	w := bufio.NewWriter(f)
-	fmt.Fprintf(w, "\n### Run %s\n\n", started.UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(w, "- command: `%s`\n- machine: %s\n- duration: %s\n", command, machine, time.Since(started).Round(time.Second))
-	for _, n := range notes {
-		fmt.Fprintf(w, "- %s\n", n)
-	}
-	for _, t := range tables {
-		t.Markdown(w)
-	}
+	fn(w)
 	if err := w.Flush(); err != nil {
 		f.Close()
 		return fmt.Errorf("bench: report: %w", err)

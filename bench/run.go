@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -67,8 +68,11 @@ type Config struct {
 	HTTPRate       int     // HTTP: requests per second (default 1000)
 	HTTPDuration   time.Duration
 	ProfileDir     string // write CPU and heap profiles here when set
-	Out            io.Writer
-	Logger         *slog.Logger
+	// Report, when set, is the Markdown file each table is appended to as its scenario ends
+	// (after StartReport wrote the run's head).
+	Report string
+	Out    io.Writer
+	Logger *slog.Logger
 }
 
 func (c *Config) defaults() error {
@@ -146,6 +150,7 @@ type env struct {
 	res     *Result
 	ixStop  func()
 	docsLen int64
+	osIdx   string // OpenSearch index prefix of this run, deleted at the end
 }
 
 // Run generates the corpus, loads it and runs the scenarios, printing each table to cfg.Out.
@@ -193,6 +198,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 func (e *env) table(t *Table) {
 	t.Text(e.cfg.Out)
 	e.res.Tables = append(e.res.Tables, t)
+	if e.cfg.Report != "" {
+		if err := AppendTable(e.cfg.Report, t); err != nil {
+			e.logf("%v", err)
+		}
+	}
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -234,7 +244,8 @@ func (e *env) prepare(ctx context.Context) error {
 	if e.cfg.OpenSearchURL != "" {
 		octx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		prefix := fmt.Sprintf("bench%d-%d-", e.cfg.Seed, time.Now().Unix())
+		prefix := fmt.Sprintf("bench%d-%d-", e.cfg.Seed, time.Now().UnixNano())
+		e.osIdx = prefix
 		e.os, err = opensearch.Open(octx, opensearch.Options{URLs: []string{e.cfg.OpenSearchURL}, IndexPrefix: prefix,
 			Analyzer: e.cfg.Analyzer, Logger: e.cfg.Logger, Replicas: 0})
 		if err != nil {
@@ -257,6 +268,13 @@ func (e *env) close() {
 	}
 	if e.os != nil {
 		e.os.Close()
+		// The run's indices go; the node may be the shared test node.
+		req, err := http.NewRequest(http.MethodDelete, strings.TrimRight(e.cfg.OpenSearchURL, "/")+"/"+e.osIdx+"*", nil)
+		if err == nil {
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
 	}
 }
 

@@ -117,27 +117,30 @@ func cmdBench(ctx context.Context, args []string) error {
 	cfg.DB, cfg.Analyzer, cfg.Dataset, cfg.Auth = db, an, ds, authSvc
 	cfg.IndexDir, cfg.Logger = filepath.Join(data, "index"), log
 	fmt.Printf("infowork bench: %d documents from %s (seed %d), data in %s\n", cfg.Docs, ds.Source, cfg.Seed, data)
-	res, runErr := bench.Run(ctx, cfg)
-	if *profile != "" {
-		writeHeapProfile(*profile)
-	}
 	notes := []string{
 		"the machine is shared: other engineers were compiling and testing during the run, so absolute figures are noisy; compare the ratios, which are measured side by side in the same run",
-		fmt.Sprintf("corpus: %s, %d distinct base messages, seed %d", ds.Source, len(ds.Messages), cfg.Seed),
+		fmt.Sprintf("corpus: %s, %d messages, seed %d", ds.Source, len(ds.Messages), cfg.Seed),
 	}
 	if cfg.OpenSearchURL == "" {
 		notes = append(notes, "OpenSearch: not run (no --opensearch URL)")
 	} else {
-		notes = append(notes, "OpenSearch: single node at "+cfg.OpenSearchURL+" (deploy/opensearch-dev, 512 MiB heap, shared with the test suite)")
+		notes = append(notes, "OpenSearch: single node at "+cfg.OpenSearchURL+" (deploy/opensearch-dev)")
 	}
-	if runErr != nil {
-		notes = append(notes, "the run stopped early: "+runErr.Error())
-	}
-	if *report != "" && *report != "none" && res != nil && len(res.Tables) > 0 {
-		if err := bench.AppendReport(*report, command, machine, started, res.Tables, notes); err != nil {
+	if *report != "" && *report != "none" {
+		cfg.Report = *report
+		if err := bench.StartReport(*report, command, machine, started, notes); err != nil {
 			return err
 		}
-		fmt.Printf("\nbench: appended to %s\n", *report)
+	}
+	_, runErr := bench.Run(ctx, cfg)
+	if *profile != "" {
+		writeHeapProfile(*profile)
+	}
+	if cfg.Report != "" {
+		if err := bench.EndReport(cfg.Report, started, runErr); err != nil {
+			return err
+		}
+		fmt.Printf("\nbench: appended to %s\n", cfg.Report)
 	}
 	return runErr
 }
