@@ -279,3 +279,102 @@ func editorialEditor2(t *testing.T, s *stack) {
 		t.Fatal(err)
 	}
 }
+
+// TestDraftPagesConflictAndScope: two editors on the draft page; the second one's save answers
+// 409 with the first one's changes shown and the second one's text kept in the form. Units and
+// researchers without the editor role cannot touch drafts; bad input is refused with the message.
+func TestDraftPagesConflictAndScope(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{})
+	editorialEditor2(t, s)
+	var ids []int64
+	for _, rr := range rainReports {
+		r := s.api(t, "POST", "/api/v1/submissions", s.token(t, rr.reporter), map[string]any{"title": rr.title, "body": rr.body,
+			"writer_name": "张三", "writer_phone": "13812345678"})
+		if r.Status != http.StatusCreated {
+			t.Fatal(r)
+		}
+		ids = append(ids, num(r.JSON(t)["id"]))
+	}
+	one, two := s.browser(t), s.browser(t)
+	one.login("editor1")
+	two.login("editor2")
+	page := one.get(fmt.Sprintf("/submissions/%d", ids[0]))
+	if !strings.Contains(string(page.Body), "合并编成稿件") || !strings.Contains(string(page.Body), rainReports[1].title) {
+		t.Fatalf("record page lacks the similar panel: %s", page)
+	}
+	r := one.post("/drafts", url.Values{"_csrf": {csrfOf(t, page)}, "submissions": {fmt.Sprint(ids[0]), fmt.Sprint(ids[1])}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatal(r)
+	}
+	loc := r.Header.Get("Location")
+	draftPath := strings.SplitN(loc, "?", 2)[0]
+	p1, p2 := one.get(draftPath), two.get(draftPath)
+	if p1.Status != http.StatusOK || !strings.Contains(string(p1.Body), `name="version" value="1"`) {
+		t.Fatalf("draft page: %s", p1)
+	}
+	save := func(b *browser, csrf, title, body string) resp {
+		return b.post(draftPath, url.Values{"_csrf": {csrf}, "title": {title}, "body_html": {body}, "version": {"1"}, "base_revision": {"1"}})
+	}
+	if r := save(one, csrfOf(t, p1), "两街道连夜应对强降雨", "<p>东湖、西湖两街道连夜排水，转移群众46人，设置警示标志20处。</p>"); r.Status != http.StatusSeeOther {
+		t.Fatalf("first save: %s", r)
+	}
+	r = save(two, csrfOf(t, p2), "编辑二的标题", "<p>编辑二自己的改写文字。</p>")
+	body := string(r.Body)
+	if r.Status != http.StatusConflict || !strings.Contains(body, "保存冲突") || !strings.Contains(body, "<ins>") ||
+		!strings.Contains(body, "转移群众46人，设置警示标志20处") || !strings.Contains(body, "编辑二自己的改写文字") ||
+		!strings.Contains(body, `name="version" value="2"`) {
+		t.Fatalf("second save: %s", r)
+	}
+	// Saving again from the conflict page is a deliberate overwrite and succeeds as revision 3.
+	if r := two.post(draftPath, url.Values{"_csrf": {csrfOf(t, p2)}, "title": {"编辑二的标题"}, "body_html": {"<p>编辑二自己的改写文字。</p>"},
+		"version": {"2"}, "base_revision": {"2"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("deliberate save: %s", r)
+	}
+	// Bad input: an empty body is refused on the page with the message, nothing saved.
+	p1 = one.get(draftPath)
+	r = one.post(draftPath, url.Values{"_csrf": {csrfOf(t, p1)}, "title": {"标题"}, "body_html": {"<p> </p>"}, "version": {"3"}, "base_revision": {"3"}})
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "正文不能为空") {
+		t.Fatalf("empty body: %s", r)
+	}
+	// Withdrawing needs a reason.
+	r = one.post(draftPath+"/withdraw", url.Values{"_csrf": {csrfOf(t, p1)}, "version": {"3"}})
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "请说明撤销原因") {
+		t.Fatalf("withdraw without reason: %s", r)
+	}
+	// Scope: a reporter gets 404 for the draft and 403 for making one; a researcher may read it
+	// but not save.
+	rep := s.browser(t)
+	rep.login("rep_a")
+	if r := rep.get(draftPath); r.Status != http.StatusNotFound {
+		t.Fatalf("reporter reads a draft: %s", r)
+	}
+	if r := s.api(t, "GET", "/api/v1"+draftPath, s.token(t, "res_secret"), nil); r.Status != http.StatusOK {
+		t.Fatalf("researcher reads a draft: %s", r)
+	}
+	if r := s.api(t, "PUT", "/api/v1"+draftPath, s.token(t, "res_secret"), map[string]any{"title": "x", "body_html": "<p>x</p>", "version": 3}); r.Status != http.StatusForbidden {
+		t.Fatalf("researcher saves a draft: %s", r)
+	}
+	if r := s.api(t, "GET", "/api/v1"+draftPath, s.token(t, "res_public"), nil); r.Status != http.StatusOK {
+		t.Fatalf("public researcher and a public draft: %s", r)
+	}
+	// A draft carries the highest classification of its sources: with a secret report merged in,
+	// the public-cleared researcher no longer finds it, in the list or by id.
+	r = s.api(t, "POST", "/api/v1/submissions", s.token(t, "rep_c"), map[string]any{"title": "涉密情况", "body": "涉密正文内容，不得外传。",
+		"classification": "secret", "writer_name": "王五", "writer_phone": "13812345678"})
+	if r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	secret := num(r.JSON(t)["id"])
+	d := s.api(t, "GET", "/api/v1"+draftPath, s.token(t, "editor1"), nil).JSON(t)
+	if r := s.api(t, "POST", "/api/v1"+draftPath+"/sources", s.token(t, "editor1"), map[string]any{"version": num(d["version"]),
+		"submissions": []int64{secret}}); r.Status != http.StatusOK || r.JSON(t)["classification"] != "secret" {
+		t.Fatalf("add a secret source: %s", r)
+	}
+	if r := s.api(t, "GET", "/api/v1"+draftPath, s.token(t, "res_public"), nil); r.Status != http.StatusNotFound {
+		t.Fatalf("public researcher reads a secret draft: %s", r)
+	}
+	if r := s.api(t, "GET", "/api/v1/drafts", s.token(t, "res_public"), nil); strings.Contains(string(r.Body), "编辑二的标题") {
+		t.Fatalf("secret draft listed for a public researcher: %s", r)
+	}
+}
