@@ -366,11 +366,13 @@ func (s *Service) lockTarget(ctx context.Context, tx pgx.Tx, sub access.Subject,
 	pred, args := access.Predicate(sub, "s", 2)
 	var t target
 	var until *time.Time
-	err := tx.QueryRow(ctx, `SELECT s.id, s.classification, COALESCE(lu.id, 0), COALESCE(NULLIF(lu.display_name, ''), lu.username, ''),
-			CASE WHEN lu.id IS NOT NULL THEN s.lock_expires_at END
-		FROM submissions s LEFT JOIN users lu ON lu.id = s.lock_holder_id AND s.lock_expires_at > now()
-		WHERE s.id = $1 AND s.archived_at IS NULL AND `+pred+` FOR UPDATE OF s`, append([]any{id}, args...)...).Scan(
-		&t.id, &t.classification, &t.lockHolder, &t.lockHolderName, &until)
+	// Only columns of the locked row: after waiting for another transaction's row lock,
+	// PostgreSQL re-reads the locked row but not the rows of joined tables, so a lock holder
+	// read through a join could be stale (two editors would both "win" a free lock).
+	err := tx.QueryRow(ctx, `SELECT s.id, s.classification, CASE WHEN s.lock_expires_at > now() THEN s.lock_holder_id ELSE 0 END,
+			CASE WHEN s.lock_expires_at > now() THEN s.lock_expires_at END
+		FROM submissions s WHERE s.id = $1 AND s.archived_at IS NULL AND `+pred+` FOR UPDATE OF s`, append([]any{id}, args...)...).Scan(
+		&t.id, &t.classification, &t.lockHolder, &until)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, fmt.Errorf("desk: item %d: %w", id, ErrNotFound)
 	}
@@ -379,6 +381,11 @@ func (s *Service) lockTarget(ctx context.Context, tx pgx.Tx, sub access.Subject,
 	}
 	if until != nil {
 		t.lockUntil = *until
+	}
+	if t.lockHolder != 0 {
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(NULLIF(display_name, ''), username) FROM users WHERE id = $1`, t.lockHolder).Scan(&t.lockHolderName); err != nil {
+			return t, fmt.Errorf("desk: item %d: lock holder: %w", id, err)
+		}
 	}
 	return t, nil
 }

@@ -141,9 +141,8 @@ type item struct {
 
 const selectItem = `SELECT s.id, s.version, s.state, s.workflow_name, COALESCE(s.workflow_version, 1), u.code, s.classification,
 		s.archived_at IS NOT NULL, s.title, s.body_text, s.writer_name, s.writer_phone, COALESCE(s.category_id::text, ''),
-		COALESCE(CASE WHEN s.lock_expires_at > now() THEN s.lock_holder_id END, 0),
-		COALESCE(NULLIF(lh.display_name, ''), lh.username, ''), COALESCE(s.lock_expires_at, 'epoch')
-	FROM submissions s JOIN units u ON u.id = s.unit_id LEFT JOIN users lh ON lh.id = s.lock_holder_id`
+		COALESCE(CASE WHEN s.lock_expires_at > now() THEN s.lock_holder_id END, 0), COALESCE(s.lock_expires_at, 'epoch')
+	FROM submissions s JOIN units u ON u.id = s.unit_id`
 
 // loadItem reads submission id if sub may read it (store.ErrNotFound otherwise). Archived
 // items are found only for reading (their history stays visible).
@@ -157,8 +156,14 @@ func loadItem(ctx context.Context, tx pgx.Tx, sub access.Subject, id int64, lock
 	var title, body, wn, wp, cat string
 	err := tx.QueryRow(ctx, q, append([]any{id}, args...)...).Scan(&it.id, &it.version, &it.state, &it.workflow,
 		&it.workflowVersion, &it.unitCode, &it.classification, &it.archived, &title, &body, &wn, &wp, &cat,
-		&it.lockHolder, &it.lockHolderName, &it.lockUntil)
+		&it.lockHolder, &it.lockUntil)
 	it.fields = map[string]string{"title": title, "body": body, "writer_name": wn, "writer_phone": wp, "category": cat}
+	if err == nil && it.lockHolder != 0 {
+		// The holder's name in a query of its own: the lock columns above come from the locked
+		// row itself, which PostgreSQL re-reads after waiting for a row lock (joined rows it
+		// does not).
+		err = tx.QueryRow(ctx, `SELECT COALESCE(NULLIF(display_name, ''), username) FROM users WHERE id = $1`, it.lockHolder).Scan(&it.lockHolderName)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return it, fmt.Errorf("workflow: submission %d: %w", id, store.ErrNotFound)
 	}
