@@ -599,12 +599,12 @@ func (im *Importer) writeBlob(sha string, data []byte, sync bool) error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write error is the one to report
 		return fmt.Errorf("notes: store blob: %w", err)
 	}
 	if sync {
 		if err := tmp.Sync(); err != nil {
-			tmp.Close()
+			_ = tmp.Close()
 			return fmt.Errorf("notes: store blob: %w", err)
 		}
 	}
@@ -616,13 +616,21 @@ func (im *Importer) writeBlob(sha string, data []byte, sync bool) error {
 	}
 	if sync {
 		for _, d := range []string{dir, filepath.Dir(dir)} {
-			if f, err := os.Open(d); err == nil { // #nosec G304 -- inside the blob store
-				_ = f.Sync()
-				f.Close()
+			if err := syncDir(d); err != nil {
+				return fmt.Errorf("notes: store blob: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir) // #nosec G304 -- a directory inside the blob store, named by a hex digest
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // writeBlobs stores the files and the original of d. With sync unset the caller makes them
