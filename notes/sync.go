@@ -36,6 +36,8 @@ type SyncOptions struct {
 	MaxDeleteFraction float64
 	Registerer        prometheus.Registerer
 	Logger            *slog.Logger
+	// AfterPoll, when set, is called by Run after each poll (tests wait on it).
+	AfterPoll func(*Report, error)
 }
 
 // Syncer keeps infowork in step with Notes.
@@ -128,8 +130,12 @@ func (s *Syncer) Run(ctx context.Context) error {
 	defer tick.Stop()
 	var lastReconcile time.Time
 	for {
-		if _, err := s.PollOnce(ctx); err != nil && ctx.Err() == nil {
+		rep, err := s.PollOnce(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.log.Error("notes sync poll failed", "err", err)
+		}
+		if s.o.AfterPoll != nil {
+			s.o.AfterPoll(rep, err)
 		}
 		if s.o.DAS != nil && time.Since(lastReconcile) >= s.o.ReconcileEvery {
 			if _, err := s.Reconcile(ctx, false); err != nil && ctx.Err() == nil {

@@ -1,9 +1,13 @@
 package notes_test
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -240,4 +244,61 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, kind string) flo
 	}
 	t.Fatalf("metric %s{kind=%q} not found", name, kind)
 	return 0
+}
+
+// Run keeps polling: an incremental export dropped while it runs is applied and moved to done,
+// and the lag gauge reflects the last applied poll.
+func TestRunAppliesTheDropFolder(t *testing.T) {
+	e := newEnv(t, testMapping(t))
+	drop := t.TempDir()
+	polled := make(chan *notes.Report, 100)
+	reg := prometheus.NewRegistry()
+	s, err := notes.NewSyncer(notes.SyncOptions{Importer: e.im, DropDir: drop, Interval: 20 * time.Millisecond, Registerer: reg,
+		AfterPoll: func(r *notes.Report, err error) {
+			if err == nil {
+				polled <- r
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-polled // first, empty poll
+	src, err := os.ReadFile("testdata/sample.dxl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(drop, "0001.dxl.part"), src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// a file appears complete only under its final name (renamed after writing)
+	if err := os.Rename(filepath.Join(drop, "0001.dxl.part"), filepath.Join(drop, "0001.dxl")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+	for applied := false; !applied; {
+		select {
+		case r := <-polled:
+			applied = r.Total.Created == 5 && r.Passed
+		case <-deadline:
+			t.Fatal("the dropped export was not applied")
+		}
+	}
+	if _, err := os.Stat(filepath.Join(drop, "done", "0001.dxl")); err != nil {
+		t.Fatalf("applied file not moved: %v", err)
+	}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "infowork_notes_sync_lag_seconds" {
+			if v := mf.GetMetric()[0].GetGauge().GetValue(); v < 0 || v > 30 {
+				t.Fatalf("lag %v s", v)
+			}
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
