@@ -412,6 +412,28 @@ func (a *App) apiSimilar(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"id": id, "items": matchJSON(ms)})
 }
 
+// apiSimilarHints: near-duplicate hints for a list of reports at once (a queue: ?ids=1,2,3).
+func (a *App) apiSimilarHints(c *fiber.Ctx) error {
+	ids, err := parseIDs([]string{c.Query("ids")})
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 || len(ids) > 200 {
+		return errStatus(fiber.StatusBadRequest, "bad_request", "ids 须为 1 到 200 个信息编号，以逗号分隔")
+	}
+	hints, err := a.dedup().Hints(c.UserContext(), sessionOf(c).User.Subject(), ids, dedup.Options{})
+	if err != nil {
+		return err
+	}
+	out := make([]fiber.Map, 0, len(ids))
+	for _, id := range ids {
+		if ms, ok := hints[id]; ok {
+			out = append(out, fiber.Map{"id": id, "items": matchJSON(ms)})
+		}
+	}
+	return c.JSON(fiber.Map{"hints": out})
+}
+
 // apiSimilarText: near-duplicate hints for a text not yet saved (the intake form asks while the
 // reporter writes).
 func (a *App) apiSimilarText(c *fiber.Ctx) error {

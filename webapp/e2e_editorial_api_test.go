@@ -122,6 +122,24 @@ func TestEditorialPathAPI(t *testing.T) {
 	if r.Status != http.StatusOK || len(sim.Items) != 0 {
 		t.Fatalf("similar as rep_a leaks other units' reports: %s", r)
 	}
+	// Queue hints: several reports at once, in one call.
+	r = s.api(t, "GET", fmt.Sprintf("/api/v1/submissions/similar?ids=%d,%d,%d,%d", ids[0], ids[1], ids[2], fourth), ed, nil)
+	var hints struct {
+		Hints []struct {
+			ID    int64 `json:"id"`
+			Items []struct {
+				ID int64 `json:"id"`
+			} `json:"items"`
+		} `json:"hints"`
+	}
+	r.Decode(t, &hints)
+	counts := map[int64]int{}
+	for _, h := range hints.Hints {
+		counts[h.ID] = len(h.Items)
+	}
+	if r.Status != http.StatusOK || len(hints.Hints) != 4 || counts[ids[0]] != 2 || counts[ids[1]] != 2 || counts[ids[2]] != 2 || counts[fourth] != 0 {
+		t.Fatalf("queue hints: %s", r)
+	}
 	// Intake hint for a text not yet saved.
 	r = s.api(t, "POST", "/api/v1/submissions/similar", ed, map[string]any{"title": "强降雨", "body": rainReports[1].body})
 	r.Decode(t, &sim)

@@ -28,6 +28,7 @@ func (a *App) draftRoutes(f *fiber.App, api fiber.Router) {
 	api.Post("/drafts/:id<int>/withdraw", requireLogin, a.apiDraftWithdraw)
 	api.Post("/drafts/:id<int>/sources", requireLogin, a.apiDraftAddSources)
 	api.Get("/submissions/:id<int>/similar", requireLogin, a.apiSimilar)
+	api.Get("/submissions/similar", requireLogin, a.apiSimilarHints)
 	api.Post("/submissions/similar", requireLogin, a.apiSimilarText)
 	api.Post("/submissions/clean-html", requireLogin, a.apiCleanHTML)
 	api.Get("/solicitations", requireLogin, a.apiSolicitationList)

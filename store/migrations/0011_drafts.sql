@@ -143,7 +143,7 @@ CREATE INDEX submissions_solicitation ON submissions (solicitation_id) WHERE sol
 -- re-reading and re-shingling their text.
 CREATE TABLE submission_fingerprints (
     submission_id bigint PRIMARY KEY REFERENCES submissions (id),
-    text_version  bigint NOT NULL, -- submissions.version the sketch was computed from
+    text_md5      text NOT NULL, -- md5(title || newline || body_text) the sketch was computed from
     sketch        bigint[] NOT NULL,
     shingles      integer NOT NULL CHECK (shingles >= 0), -- distinct shingles in the text
     computed_at   timestamptz NOT NULL DEFAULT now()
