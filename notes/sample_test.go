@@ -478,3 +478,33 @@ func TestEncryptedDocumentIsReported(t *testing.T) {
 		t.Fatalf("sealed items kept: %d, %v", n, err)
 	}
 }
+
+func TestReviewAndOriginal(t *testing.T) {
+	e := newEnv(t, testMapping(t))
+	if _, err := e.im.Import(e.ctx, "testdata/sample.dxl"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := e.im.Original(e.ctx, responseUNID, "auditor")
+	if err != nil || !bytes.Contains(raw, []byte("领导批示：请抓好落实")) {
+		t.Fatalf("original: %v %q", err, raw)
+	}
+	if _, err := e.im.Original(e.ctx, "00000000000000000000000000000000", "auditor"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown UNID: %v", err)
+	}
+	if n := e.count(t, `SELECT count(*) FROM audit_log WHERE action = 'notes.original' AND object = $1`, "notes:"+responseUNID); n != 1 {
+		t.Fatalf("%d audit rows for reading the original", n)
+	}
+	items, err := e.im.Review(e.ctx)
+	if err != nil || len(items) != 1 || items[0].UNID != conflictUNID || items[0].Parent != mainUNID {
+		t.Fatalf("review list: %+v %v", items, err)
+	}
+	if err := e.im.Resolve(e.ctx, conflictUNID, "editor"); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := e.im.Review(e.ctx); len(items) != 0 {
+		t.Fatalf("still listed after resolving: %+v", items)
+	}
+	if err := e.im.Resolve(e.ctx, conflictUNID, "editor"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("resolving twice: %v", err)
+	}
+}

@@ -21,7 +21,7 @@ import (
 // notes mapping.
 func cmdNotes(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError{"notes: want 'notes import PATH…', 'notes sync' or 'notes mapping'"}
+		return usageError{"notes: want 'notes import PATH…', 'notes sync', 'notes mapping', 'notes original UNID', 'notes review' or 'notes resolve ID|UNID'"}
 	}
 	switch args[0] {
 	case "import":
@@ -31,6 +31,8 @@ func cmdNotes(ctx context.Context, args []string) error {
 	case "mapping":
 		_, err := os.Stdout.Write(notes.DefaultMappingJSON())
 		return err
+	case "original", "review", "resolve":
+		return cmdNotesReview(ctx, args[0], args[1:])
 	}
 	return usageError{fmt.Sprintf("notes: unknown subcommand %q", args[0])}
 }
@@ -89,6 +91,48 @@ func cmdNotesImport(ctx context.Context, args []string) error {
 	if failed > 0 {
 		return errors.New("notes import: the verification report shows unexplained differences (see above)")
 	}
+	return nil
+}
+
+// cmdNotesReview: 'notes original UNID' prints the kept original of a document (hash-checked,
+// audited); 'notes review' lists conflicts waiting for an operator; 'notes resolve ID|UNID'
+// marks one reviewed.
+func cmdNotesReview(ctx context.Context, sub string, args []string) error {
+	if (sub == "review") != (len(args) == 0) || len(args) > 1 {
+		return usageError{"notes: want 'notes original UNID', 'notes review' or 'notes resolve ID|UNID'"}
+	}
+	cfg, db, log, err := setup(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	im, err := notes.NewImporter(notes.Options{DB: db, DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	actor := os.Getenv("USER")
+	if actor == "" {
+		actor = "operator"
+	}
+	switch sub {
+	case "original":
+		b, err := im.Original(ctx, args[0], actor)
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(b)
+		return err
+	case "resolve":
+		return im.Resolve(ctx, args[0], actor)
+	}
+	items, err := im.Review(ctx)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		fmt.Printf("%d\t%s\t%s\t%s\t%s\t%s\n", it.ConflictID, it.UNID, it.Kind, it.Parent, it.At.Format(time.RFC3339), it.Detail)
+	}
+	fmt.Printf("%d 项待处理\n", len(items))
 	return nil
 }
 
