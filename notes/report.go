@@ -209,7 +209,8 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.Passed {
 		fmt.Fprintf(w, "结论：通过，%d 个文档逐一核对一致，无未说明的差异。\n", r.Total.Verified)
 	} else {
-		fmt.Fprintf(w, "结论：未通过，%d 处未说明的差异。\n", len(r.Mismatches)+r.Total.Docs-r.Total.Verified-r.Total.Skipped-r.Total.Stale-r.Total.Conflicts-len(r.Mismatches))
+		fmt.Fprintf(w, "结论：未通过，%d 个文档未核对一致且无说明（不一致 %d 处）。\n",
+			r.Total.Docs-r.Total.Verified-r.Total.Skipped-r.Total.Stale-r.Total.Conflicts, len(r.Mismatches))
 	}
 }
 
