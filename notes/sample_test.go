@@ -508,3 +508,48 @@ func TestReviewAndOriginal(t *testing.T) {
 		t.Fatalf("resolving twice: %v", err)
 	}
 }
+
+// Verification catches what it claims to: an item changed in the database, an attachment
+// damaged in the blob store and a record that drifted from its mapping each fail the report.
+func TestVerificationFindsDifferences(t *testing.T) {
+	e := newEnv(t, testMapping(t))
+	if rep, err := e.im.Import(e.ctx, "testdata/sample.dxl"); err != nil || !rep.Passed {
+		t.Fatalf("%v", err)
+	}
+	if _, err := e.db.Exec(e.ctx, `UPDATE notes_documents SET items = jsonb_set(items, '{0,values,0,v}', '"改过"') WHERE unid = $1`, memoUNID); err != nil {
+		t.Fatal(err)
+	}
+	var sha string
+	if err := e.db.QueryRow(e.ctx, `SELECT sha256 FROM notes_files WHERE unid = $1 AND name = '附件一.txt'`, mainUNID).Scan(&sha); err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Join(e.dir, "blobs", sha[:2], sha[2:4], sha)
+	data, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[3] ^= 0x01 // one flipped bit, same size
+	if err := os.WriteFile(blob, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Exec(e.ctx, `UPDATE submissions SET title = '被改动的标题' WHERE source_ref = $1`, responseUNID); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.im.Import(e.ctx, "testdata/sample.dxl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	rep.WriteText(&buf)
+	if rep.Passed || !strings.Contains(buf.String(), "结论：未通过") {
+		t.Fatalf("tampering passed:\n%s", buf.String())
+	}
+	got := map[string]string{}
+	for _, m := range rep.Mismatches {
+		got[m.UNID] = m.Reason
+	}
+	if len(got) != 3 || !strings.Contains(got[memoUNID], "哈希") || !strings.Contains(got[mainUNID], "附件一.txt") ||
+		!strings.Contains(got[responseUNID], "标题") {
+		t.Fatalf("mismatches %+v", rep.Mismatches)
+	}
+}
