@@ -189,6 +189,9 @@ func TestPeriodicalDailyInBrowser(t *testing.T) {
 		t.Fatalf("after 上移: %v, want %v", got, wantOrder)
 	}
 	// Drag and drop: the first item into 基层动态.
+	if !browsertest.Get(b, chromedp.Evaluate[bool](`typeof Sortable === "function"`)) {
+		t.Fatal("SortableJS is not served at /static/vendor/Sortable.min.js: run scripts/assets.sh (scripts/test.sh does)")
+	}
 	b.Do(chromedp.EmulateViewport(1280, 2400), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`li.issue-item`)),
 		chromedp.DragAndDrop(chromedp.CSS(`ol[data-section="要情快报"] li.issue-item:first-child .handle`), chromedp.CSS(`ol[data-section="基层动态"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#issue[data-saved="1"]`)))
@@ -200,6 +203,7 @@ func TestPeriodicalDailyInBrowser(t *testing.T) {
 	// Editor's note on the first item.
 	b.Do(chromedp.SendKeys(chromedp.CSS(`li.issue-item:first-child textarea[name=note]`), "东湖街道的做法值得各区借鉴。"),
 		chromedp.Click(chromedp.CSS(`li.issue-item:first-child .note-form button`)), flashSays("编者按已保存"))
+	b.Save("issue-compiled") // screenshot and HTML kept under $INFOWORK_BROWSERTEST_ARTIFACTS
 
 	// The editor cannot sign; the signer signs.
 	if n := browsertest.Get(b, chromedp.Evaluate[int](`document.querySelectorAll("#sign").length`)); n != 0 {
@@ -215,6 +219,7 @@ func TestPeriodicalDailyInBrowser(t *testing.T) {
 	if st := b.Text(`[data-state]`); st != "已签发" {
 		t.Fatalf("state %q", st)
 	}
+	b.Save("issue-signed")
 
 	// Outputs: PDF text and marking on every page, DOCX XML.
 	sb := s.browser(t)
@@ -285,6 +290,7 @@ func TestPeriodicalDailyInBrowser(t *testing.T) {
 		return res.Total == 3, fmt.Sprintf("total %d", res.Total)
 	})
 	b.Do(chromedp.Navigate(s.Base+"/search?q="+word+"&archived=archived"), chromedp.WaitVisible(chromedp.CSS(`.hit-issues`)))
+	b.Save("search-archived")
 	if txt := b.Text(`.hit-issues`); !strings.Contains(txt, fmt.Sprintf("《每日要情》%d年第1期（已归档）", today.Year())) {
 		t.Errorf("search hit names %q", txt)
 	}
