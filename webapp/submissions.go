@@ -121,10 +121,9 @@ func (a *App) submissionForm(c *fiber.Ctx, status int, in submission.Input, errs
 			answerable = append(answerable, so)
 		}
 	}
+	// A plain-text body (a client without the editor) comes back in a plain textarea (the
+	// template shows one when Input.Body is set); rich text goes back into the editor.
 	body := in.BodyHTML
-	if body == "" && in.Body != "" {
-		body = submission.TextToHTML(in.Body)
-	}
 	return a.render(c, status, "submission_new", page{Title: "报送信息", Nav: "new", Error: msg,
 		Data: formData{Input: in, Categories: n.categories, Errors: errs, Levels: levels, Urgencies: submission.Urgencies, FormKey: randomString(),
 			LabelCategories: s.User.LabelCategories, BodyHTML: submission.SanitizeHTML(body), Solicitations: answerable}})
@@ -148,7 +147,10 @@ func (a *App) submissionCreate(c *fiber.Ctx) error {
 		WriterName: c.FormValue("writer_name"), WriterPhone: c.FormValue("writer_phone"),
 		IdempotencyKey: c.FormValue("idempotency_key"), Source: "web",
 		LabelCategories: formValues(c, "label_categories"), Draft: c.FormValue("draft") == "1",
-		RequireWriter: true, // people fill in this form: writer name and a valid phone are required
+		// The form always sends both writer fields: left empty they are refused. A post without
+		// them at all (a script written against the old form) is checked like the API: the
+		// phone's format when given, and the workflow's guards before a draft leaves the unit.
+		RequireWriter: formHas(c, "writer_name") || formHas(c, "writer_phone"),
 	}
 	if v := c.FormValue("solicitation"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
@@ -329,6 +331,15 @@ func (a *App) apiUnits(c *fiber.Ctx) error {
 		out = append(out, fiber.Map{"code": u.Code, "name": u.Name, "kind": u.Kind, "parent": u.ParentCode, "district": u.District})
 	}
 	return c.JSON(fiber.Map{"items": out})
+}
+
+// formHas reports whether the posted form has the field at all (empty or not).
+func formHas(c *fiber.Ctx, key string) bool {
+	if mf, err := c.MultipartForm(); err == nil && mf != nil {
+		_, ok := mf.Value[key]
+		return ok
+	}
+	return c.Context().PostArgs().Has(key)
 }
 
 // formValues returns every value of a repeated form field (checkboxes).
