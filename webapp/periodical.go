@@ -17,6 +17,7 @@ import (
 	"infowork/access"
 	"infowork/label"
 	"infowork/periodical"
+	"infowork/savedsearch"
 	"infowork/search"
 )
 
@@ -166,6 +167,8 @@ type issueData struct {
 	LeaderLevels []string
 	Channels     []string
 	Units        []unitOption
+	// SavedSearches (issue 7) can seed the issue.
+	SavedSearches []savedsearch.SavedSearch
 }
 
 type unitOption struct{ Code, Name string }
@@ -194,6 +197,9 @@ func (a *App) issueView(c *fiber.Ctx, status int, id int64, msg string) error {
 			d.Units = append(d.Units, unitOption{Code: code, Name: u.Name})
 		}
 		slices.SortFunc(d.Units, func(x, y unitOption) int { return strings.Compare(x.Code, y.Code) })
+		if d.SavedSearches, err = savedsearch.New(a.opts.DB).List(c.UserContext(), sub.UserID); err != nil {
+			a.log.Warn("saved searches for the seed form", "err", err)
+		}
 	}
 	if d.Endorsements, err = svc.Endorsements(c.UserContext(), sub, id); err != nil {
 		return err
@@ -273,6 +279,16 @@ func (a *App) issueSeed(c *fiber.Ctx) error {
 	id := idParam(c, "id")
 	sub := sessionOf(c).User.Subject()
 	raw := strings.TrimSpace(c.FormValue("query"))
+	if sid, _ := strconv.ParseInt(c.FormValue("saved"), 10, 64); sid > 0 {
+		ss, err := savedsearch.New(a.opts.DB).Get(c.UserContext(), sub.UserID, sid)
+		if err != nil {
+			return a.after(c, id, &periodical.ValidationError{Fields: map[string]string{"saved": "保存的检索不存在或无权使用"}}, "")
+		}
+		raw = ss.Query
+	}
+	if raw == "" {
+		return a.after(c, id, &periodical.ValidationError{Fields: map[string]string{"query": "请填写检索词，或选择一个保存的检索"}}, "")
+	}
 	raw = strings.TrimPrefix(raw, "/search?")
 	if i := strings.Index(raw, "/search?"); i >= 0 {
 		raw = raw[i+len("/search?"):]

@@ -25,6 +25,7 @@ import (
 	"infowork/internal/browsertest"
 	"infowork/label"
 	"infowork/periodical"
+	"infowork/savedsearch"
 	"infowork/search"
 	"infowork/workflow"
 )
@@ -416,5 +417,63 @@ func TestPeriodicalAccess(t *testing.T) {
 	}
 	if r := s.api(t, "GET", "/api/v1/periodicals", s.token(t, "rep_a"), nil); r.Status != http.StatusForbidden {
 		t.Errorf("API periodicals for a reporter: %s", r)
+	}
+}
+
+// TestSeedFromSavedSearch: an issue seeded from a saved search (issue 7) or a typed query
+// gets the hits in the engine's order; a search without hits adds nothing and says so.
+func TestSeedFromSavedSearch(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	ctx := context.Background()
+	editor := subjectOf(t, s, "editor1")
+	svc := periodical.New(s.DB, periodical.Options{})
+	p, err := svc.CreatePeriodical(ctx, editor, periodical.PeriodicalInput{Code: "zb", Name: "专报", Kind: "special",
+		Classification: label.Internal, Distribution: []string{"市委主要领导"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := svc.CreateIssue(ctx, editor, p.ID, periodical.IssueInput{Title: "防汛专题"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	word := randomWord()
+	s.token(t, "rep_a")
+	s.token(t, "rep_c")
+	for _, u := range []string{"rep_a", "rep_c"} {
+		if _, err := s.createAPI(u, created{Title: "防汛检查情况" + u, Body: "汛期检查。" + word, Classification: "internal"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.waitIndexed(t, 2)
+	ss, err := savedsearch.New(s.DB).Create(ctx, editor.UserID, "防汛", "q="+word+"&sort=date", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := s.browser(t)
+	ed.login("editor1")
+	page := ed.get(fmt.Sprintf("/issues/%d", is.ID))
+	if !strings.Contains(string(page.Body), `<option value="`+strconv.FormatInt(ss.ID, 10)+`">防汛</option>`) {
+		t.Fatalf("the seed form does not offer the saved search: %s", page)
+	}
+	tok := csrfOf(t, page)
+	if r := ed.post(fmt.Sprintf("/issues/%d/seed", is.ID), url.Values{"_csrf": {tok}, "query": {"q=nohitsatall" + word}}); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "该检索没有结果") {
+		t.Errorf("a search without hits: %s", r)
+	}
+	if r := ed.post(fmt.Sprintf("/issues/%d/seed", is.ID), url.Values{"_csrf": {tok}, "saved": {strconv.FormatInt(ss.ID, 10)}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("seed from the saved search: %s", r)
+	}
+	got, err := svc.Issue(ctx, editor, is.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Items) != 2 || got.Items[0].Title != "防汛检查情况rep_c" || got.Items[1].Title != "防汛检查情况rep_a" {
+		t.Fatalf("seeded items (newest first): %+v", got.Items)
+	}
+	// Seeding again adds nothing new (already items).
+	if r := ed.post(fmt.Sprintf("/issues/%d/seed", is.ID), url.Values{"_csrf": {tok}, "query": {"/search?q=" + word}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("seed from a search link: %s", r)
+	}
+	if got, _ := svc.Issue(ctx, editor, is.ID); len(got.Items) != 2 {
+		t.Errorf("re-seeding duplicated items: %d", len(got.Items))
 	}
 }
