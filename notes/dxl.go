@@ -45,6 +45,8 @@ type ACLEntry struct {
 type ACL struct {
 	Entries []ACLEntry `json:"entries"`
 	Roles   []string   `json:"roles,omitempty"`
+	// From is the key of the stored database the ACL belongs to (notes_databases.replica_id).
+	From string `json:"-"`
 }
 
 // Handler receives what the parser finds, in order. Returning an error stops the parse.

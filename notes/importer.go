@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -161,9 +162,13 @@ func (im *Importer) ImportReader(ctx context.Context, name string, r io.Reader, 
 			return nil
 		},
 		ACL: func(a ACL) error {
+			a.From = db.ReplicaID
+			if a.From == "" {
+				a.From = "path:" + db.Path
+			}
 			acl = &a
 			aclLoaded = true
-			return im.saveDatabase(ctx, db, &a)
+			return im.saveDatabase(ctx, a.From, db, &a)
 		},
 		Design: func(kind string) error {
 			rep.design(kind)
@@ -221,19 +226,16 @@ func (im *Importer) ImportReader(ctx context.Context, name string, r io.Reader, 
 	return nil
 }
 
-func (im *Importer) saveDatabase(ctx context.Context, db DatabaseInfo, acl *ACL) error {
-	if db.ReplicaID == "" {
-		return nil
-	}
+func (im *Importer) saveDatabase(ctx context.Context, key string, db DatabaseInfo, acl *ACL) error {
 	b, err := json.Marshal(acl)
 	if err != nil {
 		return err
 	}
 	_, err = im.db.Exec(ctx, `INSERT INTO notes_databases (replica_id, path, title, acl) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (replica_id) DO UPDATE SET path = EXCLUDED.path, title = EXCLUDED.title, acl = EXCLUDED.acl, updated_at = now()`,
-		db.ReplicaID, db.Path, db.Title, b)
+		key, db.Path, db.Title, b)
 	if err != nil {
-		return fmt.Errorf("notes: save database %s: %w", db.ReplicaID, err)
+		return fmt.Errorf("notes: save database %s: %w", key, err)
 	}
 	return nil
 }
@@ -242,12 +244,13 @@ func (im *Importer) saveDatabase(ctx context.Context, db DatabaseInfo, acl *ACL)
 // database known), or nil when none is known.
 func (im *Importer) loadACL(ctx context.Context, replica string) (*ACL, error) {
 	var raw []byte
+	var key string
 	var err error
 	if replica != "" {
-		err = im.db.QueryRow(ctx, `SELECT acl FROM notes_databases WHERE replica_id = $1 OR path = $1
-			ORDER BY replica_id = $1 DESC LIMIT 1`, replica).Scan(&raw)
+		err = im.db.QueryRow(ctx, `SELECT replica_id, acl FROM notes_databases WHERE replica_id = $1 OR path = $1
+			ORDER BY replica_id = $1 DESC LIMIT 1`, replica).Scan(&key, &raw)
 	} else {
-		err = im.db.QueryRow(ctx, `SELECT acl FROM notes_databases WHERE (SELECT count(*) FROM notes_databases) = 1`).Scan(&raw)
+		err = im.db.QueryRow(ctx, `SELECT replica_id, acl FROM notes_databases WHERE (SELECT count(*) FROM notes_databases) = 1`).Scan(&key, &raw)
 	}
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && raw == nil) {
 		return nil, nil
@@ -259,6 +262,7 @@ func (im *Importer) loadACL(ctx context.Context, replica string) (*ACL, error) {
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("notes: load ACL: %w", err)
 	}
+	a.From = key
 	return &a, nil
 }
 
@@ -269,6 +273,8 @@ type stored struct {
 	submissionID      int64
 	submissionVersion int64
 	currentVersion    int64
+	readers           []string
+	archived          bool
 }
 
 // newer reports whether incoming d is a later version than the stored one: by sequence number
@@ -317,15 +323,17 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 	rec := im.mapping.Map(d)
 	rd := ComputeReaders(acl, d, im.mapping)
 	outcome := ""
+	aclChanged := false
 	err := pgx.BeginFunc(ctx, im.db, func(tx pgx.Tx) error {
-		outcome = ""
+		outcome, aclChanged = "", false
 		if err := access.SetBypass(ctx, tx); err != nil {
 			return err
 		}
 		var s stored
-		err := tx.QueryRow(ctx, `SELECT n.sequence, n.modified, n.canonical_hash, n.submission_id, n.submission_version, s.version
+		err := tx.QueryRow(ctx, `SELECT n.sequence, n.modified, n.canonical_hash, n.submission_id, n.submission_version, s.version,
+				s.readers, s.archived_at IS NOT NULL
 			FROM notes_documents n JOIN submissions s ON s.id = n.submission_id WHERE n.unid = $1 FOR UPDATE OF n`, d.UNID).
-			Scan(&s.sequence, &s.modified, &s.hash, &s.submissionID, &s.submissionVersion, &s.currentVersion)
+			Scan(&s.sequence, &s.modified, &s.hash, &s.submissionID, &s.submissionVersion, &s.currentVersion, &s.readers, &s.archived)
 		exists := err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("notes: %s: %w", d.UNID, err)
@@ -333,8 +341,23 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 		if exists {
 			later, same := newer(d, s)
 			switch {
-			case same && s.hash == srcHash:
+			case same && s.hash == srcHash && (s.archived || slices.Equal(s.readers, rd.Principals) ||
+				s.currentVersion != s.submissionVersion):
 				outcome = Unchanged
+				return nil
+			case same && s.hash == srcHash:
+				// The document did not change but the ACL did (a newer export, or names added to
+				// the mapping): only the readers list follows.
+				v, err := submission.SetLegacyReadersTx(ctx, tx, s.submissionID, rd.Principals)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `UPDATE notes_documents SET submission_version = $2, acl_from = $3, updated_at = now()
+					WHERE unid = $1`, d.UNID, v, aclFrom(acl)); err != nil {
+					return fmt.Errorf("notes: %s: %w", d.UNID, err)
+				}
+				outcome = Updated
+				aclChanged = true
 				return nil
 			case same:
 				outcome = Conflict
@@ -391,16 +414,17 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 		info, _ := json.Marshal(d.Info)
 		_, err = tx.Exec(ctx, `INSERT INTO notes_documents (unid, unid_synthetic, replica_id, database_path, form, note_class,
 				sequence, modified, parent_unid, conflict, review_needed, items, noteinfo, dxl_sha256, canonical_hash, source,
-				submission_id, submission_version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $10, $11, $12, $13, $14, $15, $16, $17)
+				submission_id, submission_version, acl_from)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 			ON CONFLICT (unid) DO UPDATE SET replica_id = EXCLUDED.replica_id, database_path = EXCLUDED.database_path,
 				form = EXCLUDED.form, sequence = EXCLUDED.sequence, modified = EXCLUDED.modified,
 				parent_unid = EXCLUDED.parent_unid, conflict = EXCLUDED.conflict,
 				review_needed = notes_documents.review_needed OR EXCLUDED.review_needed, items = EXCLUDED.items,
 				noteinfo = EXCLUDED.noteinfo, dxl_sha256 = EXCLUDED.dxl_sha256, canonical_hash = EXCLUDED.canonical_hash,
-				source = EXCLUDED.source, submission_version = EXCLUDED.submission_version, updated_at = now(), deleted_at = NULL`,
+				source = EXCLUDED.source, submission_version = EXCLUDED.submission_version, acl_from = EXCLUDED.acl_from,
+				updated_at = now(), deleted_at = NULL`,
 			d.UNID, d.Synthetic, db.ReplicaID, db.Path, d.Form, d.Class, d.Sequence, d.Info.NoteInfo["modified"], d.Parent,
-			d.Conflict, items, info, rawSHA, srcHash, source, id, version)
+			d.Conflict, items, info, rawSHA, srcHash, source, id, version, aclFrom(acl))
 		if err != nil {
 			return fmt.Errorf("notes: %s: save: %w", d.UNID, err)
 		}
@@ -446,10 +470,20 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 	} else if _, ok := d.Item("$SealData"); ok {
 		rep.explain(d.UNID, "文档已加密（$SealData）：导出时没有密钥，加密的域以原始数据保存，未解密，正文中没有这些内容")
 	}
+	if aclChanged {
+		rep.explain(d.UNID, "文档未变，ACL 或名称映射有变：读者名单已按新规则更新")
+	}
 	if d.Conflict {
 		rep.explain(d.UNID, "复制/保存冲突文档：作为关联版本导入（父文档 "+d.Parent+"），已标记待审核")
 	}
 	return outcome, nil
+}
+
+func aclFrom(a *ACL) *string {
+	if a == nil || a.From == "" {
+		return nil
+	}
+	return &a.From
 }
 
 func (im *Importer) conflict(ctx context.Context, tx pgx.Tx, d *Document, s stored, kind, detail string) error {

@@ -6,12 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"infowork/access"
 )
@@ -219,6 +223,7 @@ func (r *Report) WriteText(w io.Writer) {
 // original DXL from the blob store and checks their SHA-256; re-parses the kept DXL and checks it
 // yields the same document; and checks the record's title and readers are what the mapping gives.
 func (im *Importer) Verify(ctx context.Context, rep *Report) error {
+	acls := aclCache{}
 	for start := 0; start < len(rep.docs); start += 500 {
 		batch := rep.docs[start:min(start+500, len(rep.docs))]
 		unids := make([]string, 0, len(batch))
@@ -251,7 +256,11 @@ func (im *Importer) Verify(ctx context.Context, rep *Report) error {
 				rep.mismatch(ReportEntry{UNID: sd.unid, Form: sd.form, Reason: "规范哈希不一致", Source: sd.hash, Target: th})
 				continue
 			}
-			if reason := im.checkTarget(t); reason != "" {
+			acl, err := acls.get(ctx, im, t.aclFrom)
+			if err != nil {
+				return err
+			}
+			if reason := im.checkTarget(t, acl); reason != "" {
 				rep.mismatch(ReportEntry{UNID: sd.unid, Form: sd.form, Reason: reason, Source: sd.hash, Target: th})
 				continue
 			}
@@ -269,6 +278,8 @@ type target struct {
 	readers    []string
 	replica    string
 	source     string
+	aclFrom    string
+	archived   bool
 	files      map[int]ReportFile
 }
 
@@ -282,7 +293,8 @@ func (im *Importer) load(ctx context.Context, unids []string) (map[string]*targe
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `SELECT n.unid, n.unid_synthetic, n.sequence, n.note_class, n.form, COALESCE(n.parent_unid, ''),
-			n.conflict, n.items, n.noteinfo, n.canonical_hash, COALESCE(n.dxl_sha256, ''), s.title, s.readers, n.replica_id, n.source
+			n.conflict, n.items, n.noteinfo, n.canonical_hash, COALESCE(n.dxl_sha256, ''), s.title, s.readers, n.replica_id, n.source,
+			COALESCE(n.acl_from, ''), s.archived_at IS NOT NULL
 		FROM notes_documents n JOIN submissions s ON s.id = n.submission_id WHERE n.unid = ANY($1)`, unids)
 	if err != nil {
 		return nil, fmt.Errorf("notes: verify: %w", err)
@@ -293,7 +305,7 @@ func (im *Importer) load(ctx context.Context, unids []string) (map[string]*targe
 		var items, info []byte
 		d := t.doc
 		if err := rows.Scan(&d.UNID, &d.Synthetic, &d.Sequence, &d.Class, &d.Form, &d.Parent, &d.Conflict, &items, &info,
-			&t.storedHash, &t.dxlSHA, &t.title, &t.readers, &t.replica, &t.source); err != nil {
+			&t.storedHash, &t.dxlSHA, &t.title, &t.readers, &t.replica, &t.source, &t.aclFrom, &t.archived); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("notes: verify: %w", err)
 		}
@@ -334,7 +346,7 @@ func (im *Importer) load(ctx context.Context, unids []string) (map[string]*targe
 
 // checkTarget checks the bytes behind a stored document: attachments, the original DXL and the
 // mapped record. It returns "" when all agree, else the first difference.
-func (im *Importer) checkTarget(t *target) string {
+func (im *Importer) checkTarget(t *target, acl *ACL) string {
 	raw, err := im.readBlob(t.dxlSHA)
 	if err != nil {
 		return "原始 DXL 缺失或已损坏：" + err.Error()
@@ -370,7 +382,40 @@ func (im *Importer) checkTarget(t *target) string {
 	if strings.Join(strings.Fields(rec.Title), " ") != t.title {
 		return fmt.Sprintf("标题与映射结果不一致：%q ≠ %q", t.title, rec.Title)
 	}
+	if !t.archived {
+		if want := ComputeReaders(acl, t.doc, im.mapping).Principals; !slices.Equal(want, t.readers) {
+			return fmt.Sprintf("读者名单与 Notes 规则不一致：%v ≠ %v", t.readers, want)
+		}
+	}
 	return ""
+}
+
+// aclCache holds the stored ACLs verification needs, by notes_databases key.
+type aclCache map[string]*ACL
+
+func (c aclCache) get(ctx context.Context, im *Importer, key string) (*ACL, error) {
+	if key == "" {
+		return nil, nil
+	}
+	if a, ok := c[key]; ok {
+		return a, nil
+	}
+	var raw []byte
+	err := im.db.QueryRow(ctx, `SELECT acl FROM notes_databases WHERE replica_id = $1`, key).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		c[key] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notes: verify: load ACL %s: %w", key, err)
+	}
+	var a ACL
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("notes: verify: ACL %s: %w", key, err)
+	}
+	a.From = key
+	c[key] = &a
+	return &a, nil
 }
 
 // readBlob reads a blob and checks its SHA-256.

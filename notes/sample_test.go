@@ -553,3 +553,50 @@ func TestVerificationFindsDifferences(t *testing.T) {
 		t.Fatalf("mismatches %+v", rep.Mismatches)
 	}
 }
+
+// A newer export whose ACL changed (documents unchanged) updates the readers of the records, and
+// verification checks the readers against the Notes rules.
+func TestACLChangeUpdatesReaders(t *testing.T) {
+	e := newEnv(t, testMapping(t))
+	if _, err := e.im.Import(e.ctx, "testdata/sample.dxl"); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("testdata/sample.dxl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(src), "<aclentry name='CN=Wang Wu/O=City' level='reader'/>", "<aclentry name='CN=Wang Wu/O=City' level='depositor'/>", 1)
+	if changed == string(src) {
+		t.Fatal("test export not changed")
+	}
+	p := filepath.Join(t.TempDir(), "acl.dxl")
+	if err := os.WriteFile(p, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.record(t, readersUNID)
+	rep, err := e.im.Import(e.ctx, p)
+	if err != nil || !rep.Passed {
+		t.Fatalf("%v %+v", err, rep.Mismatches)
+	}
+	after, readers := e.record(t, readersUNID)
+	if slices.Contains(readers, "user:wangwu") || after.Version != before.Version+1 || rep.Total.Updated < 2 {
+		t.Fatalf("readers %v, version %d → %d, %+v", readers, before.Version, after.Version, rep.Total)
+	}
+	if _, readers := e.record(t, memoUNID); slices.Contains(readers, "user:wangwu") {
+		t.Fatalf("memo readers %v", readers)
+	}
+	// and a stale readers list in the database is a verification failure
+	if _, err := e.db.Exec(e.ctx, `UPDATE submissions SET readers = '{}' WHERE source_ref = $1`, readersUNID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Exec(e.ctx, `UPDATE notes_documents SET submission_version = (SELECT version FROM submissions WHERE source_ref = $1) + 1 WHERE unid = $1`, readersUNID); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = e.im.Import(e.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Passed || len(rep.Mismatches) != 1 || !strings.Contains(rep.Mismatches[0].Reason, "读者名单") {
+		t.Fatalf("opened readers list not caught: %+v", rep.Mismatches)
+	}
+}

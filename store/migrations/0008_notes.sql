@@ -26,6 +26,7 @@ CREATE TABLE notes_documents (
     dxl_sha256         text CHECK (dxl_sha256 ~ '^[0-9a-f]{64}$'), -- original DXL (blob store)
     canonical_hash     text NOT NULL CHECK (canonical_hash ~ '^[0-9a-f]{64}$'),
     source             text NOT NULL DEFAULT 'dxl' CHECK (source IN ('dxl', 'das')),
+    acl_from           text,         -- notes_databases key of the ACL the readers came from
     submission_id      bigint NOT NULL REFERENCES submissions (id),
     -- the submissions.version this import wrote: a different version means infowork changed the
     -- record since, and a later Notes change is reported as a conflict instead of overwriting it
