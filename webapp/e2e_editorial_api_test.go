@@ -396,3 +396,68 @@ func TestDraftPagesConflictAndScope(t *testing.T) {
 		t.Fatalf("secret draft listed for a public researcher: %s", r)
 	}
 }
+
+// TestSolicitationsAPIAndForm: an editor asks two units for reports by a deadline; one answers
+// through the API (on time), a unit not asked is refused, the intake form offers the
+// solicitation to the units asked and not to others.
+func TestSolicitationsAPIAndForm(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{})
+	ed := s.token(t, "editor1")
+	deadline := time.Now().Add(2 * time.Hour).Format(time.RFC3339)
+	if r := s.api(t, "POST", "/api/v1/solicitations", s.token(t, "rep_a"), map[string]any{"topic": "x", "deadline": deadline, "units": []string{"Z101"}}); r.Status != http.StatusForbidden {
+		t.Fatalf("reporter issues a solicitation: %s", r)
+	}
+	if r := s.api(t, "POST", "/api/v1/solicitations", ed, map[string]any{"topic": "防汛工作情况"}); r.Status != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(r.Body), "约稿须设截止时间") {
+		t.Fatalf("solicitation without deadline: %s", r)
+	}
+	r := s.api(t, "POST", "/api/v1/solicitations", ed, map[string]any{"topic": "防汛工作情况", "description": "请报送本单位汛期准备情况",
+		"deadline": deadline, "units": []string{"Z101", "Z102"}})
+	if r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	sid := num(r.JSON(t)["id"])
+	answer := func(who string) resp {
+		return s.api(t, "POST", "/api/v1/submissions", s.token(t, who), map[string]any{"title": "汛期准备情况", "body": "本单位已完成汛前检查。",
+			"writer_name": "张三", "writer_phone": "13812345678", "solicitation": sid})
+	}
+	if r := answer("rep_a"); r.Status != http.StatusCreated {
+		t.Fatalf("answer: %s", r)
+	}
+	if r := answer("rep_c"); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "不在该约稿的约稿单位之列") {
+		t.Fatalf("answer from a unit not asked: %s", r)
+	}
+	var got struct {
+		Targets []struct {
+			Unit   string `json:"unit"`
+			Status string `json:"status"`
+		} `json:"targets"`
+	}
+	s.api(t, "GET", fmt.Sprintf("/api/v1/solicitations/%d", sid), ed, nil).Decode(t, &got)
+	st := map[string]string{}
+	for _, tg := range got.Targets {
+		st[tg.Unit] = tg.Status
+	}
+	if len(st) != 2 || st["Z101"] != "on_time" || st["Z102"] != "pending" {
+		t.Fatalf("answers: %v", st)
+	}
+	if r := s.api(t, "GET", fmt.Sprintf("/api/v1/solicitations/%d", sid), s.token(t, "rep_c"), nil); r.Status != http.StatusNotFound {
+		t.Fatalf("a unit not asked reads the solicitation: %s", r)
+	}
+	for who, offered := range map[string]bool{"rep_b": true, "rep_c": false} {
+		b := s.browser(t)
+		b.login(who)
+		form := b.get("/submissions/new")
+		if has := strings.Contains(string(form.Body), "约稿：防汛工作情况"); has != offered {
+			t.Errorf("form of %s offers the solicitation: %v", who, has)
+		}
+	}
+	// The office's page lists each unit's answer.
+	b := s.browser(t)
+	b.login("editor1")
+	page := b.get(fmt.Sprintf("/solicitations/%d", sid))
+	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), "按时报送") || !strings.Contains(string(page.Body), "待报送") {
+		t.Fatalf("solicitation page: %s", page)
+	}
+}

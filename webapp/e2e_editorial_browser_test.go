@@ -214,4 +214,13 @@ func TestEditorialPathBrowser(t *testing.T) {
 	if h := b.Text("#history"); !strings.Contains(h, "价值不高") || !strings.Contains(h, "与防汛主题无关") {
 		t.Fatalf("returned report history: %q", h)
 	}
+	// A colleague of the same unit starts writing the same event: the form warns while typing.
+	b.Do(chromedp.Navigate(s.Base+"/submissions/new"), chromedp.WaitVisible(chromedp.CSS(`.rich-editor.ready .ql-editor`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=title]`), "东湖街道强降雨情况"))
+	browsertest.Get(b, chromedp.Evaluate[bool](fmt.Sprintf(`(function(){var q=document.querySelector('form[data-editor]').quill;
+		q.insertText(0, %q, 'user'); return true})()`, rainReports[0].body)))
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`#similar-hints li`)))
+	if hint := b.Text("#similar-hints"); !strings.Contains(hint, rainReports[0].title) {
+		t.Fatalf("intake hint: %q", hint)
+	}
 }
