@@ -262,3 +262,16 @@ func (s *Service) RecordManual(ctx context.Context, e Event) (bool, error) {
 	}
 	return ok, tx.Commit(ctx)
 }
+
+// LatestYear is the year of the newest scoring event (the current year when there is none):
+// the default year of the scoring pages, also on historical data such as the demo's.
+func (s *Service) LatestYear(ctx context.Context, now time.Time) (int, error) {
+	var latest *time.Time
+	if err := s.db.QueryRow(ctx, `SELECT max(occurred_at) FROM scoring_events WHERE voided_at IS NULL`).Scan(&latest); err != nil {
+		return 0, fmt.Errorf("scoring: latest year: %w", err)
+	}
+	if latest == nil || latest.After(now) {
+		return now.In(search.Location).Year(), nil
+	}
+	return latest.In(search.Location).Year(), nil
+}

@@ -423,3 +423,44 @@ func TestLeagueTableOutputs(t *testing.T) {
 		t.Fatalf("not a PDF (%d bytes)", len(pdf))
 	}
 }
+
+// The demo history is plausible and idempotent, and its adoptions are scored with the cited
+// rules of their year.
+func TestSeedDemo(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.db.Exec(ctx, `INSERT INTO submissions (unit_id, title, body_html, body_text, state, source, reported_at)
+		SELECT $1, 'd' || g, 'x', 'x', 'submitted', 'demo', timestamptz '2019-05-01 08:00+08' + g * interval '1 day' FROM generate_series(1, 120) g`, f.units["B"]); err != nil {
+		t.Fatal(err)
+	}
+	svc := scoring.New(f.db)
+	n, err := svc.SeedDemo(ctx)
+	if err != nil || n == 0 {
+		t.Fatalf("seed demo: %d %v", n, err)
+	}
+	if again, err := svc.SeedDemo(ctx); err != nil || again != 0 {
+		t.Fatalf("second run changed %d (%v)", again, err)
+	}
+	var adopted, merged, returned, hours float64
+	if err := f.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'adopted'), count(*) FILTER (WHERE state = 'merged'), count(*) FILTER (WHERE state = 'returned'),
+		(SELECT avg(extract(epoch FROM w.at - s2.reported_at) / 3600) FROM workflow_events w JOIN submissions s2 ON s2.id = w.submission_id WHERE w.to_state = 'adopted')
+		FROM submissions WHERE source = 'demo'`).Scan(&adopted, &merged, &returned, &hours); err != nil {
+		t.Fatal(err)
+	}
+	if adopted < 20 || merged < 5 || returned < 10 || hours != 30 {
+		t.Fatalf("demo history: adopted %v merged %v returned %v, hours to adopt %v", adopted, merged, returned, hours)
+	}
+	if _, err := svc.ActiveRules(ctx, 2019); err != nil {
+		t.Fatalf("rules of 2019: %v", err)
+	}
+	p, _ := scoring.ParsePeriod("2019")
+	tbl, err := svc.Compute(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range tbl.Rows {
+		if r.UnitCode == "UB" && r.Points != adopted*10+merged*5 {
+			t.Fatalf("UB scored %v, want %v", r.Points, adopted*10+merged*5)
+		}
+	}
+}

@@ -185,3 +185,22 @@ func (s *Service) FollowUp(ctx context.Context, sub access.Subject, now time.Tim
 	}
 	return out, overdue, rows.Err()
 }
+
+// LatestYear is the calendar year of the newest record sub may read (the current year when
+// there is none): the natural default period of statistics, also on historical data.
+func (s *Service) LatestYear(ctx context.Context, sub access.Subject, now time.Time) (int, error) {
+	pred, args := access.Predicate(sub, "s", 1)
+	tx, err := access.Begin(ctx, s.db, sub)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+	var latest *time.Time
+	if err := tx.QueryRow(ctx, `SELECT max(s.reported_at) FROM submissions s WHERE `+pred, args...).Scan(&latest); err != nil {
+		return 0, fmt.Errorf("stats: latest year: %w", err)
+	}
+	if latest == nil || latest.After(now) {
+		return now.In(search.Location).Year(), nil
+	}
+	return latest.In(search.Location).Year(), nil
+}

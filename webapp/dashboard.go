@@ -82,15 +82,21 @@ func (a *App) dashboardPage(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	sub := u.Subject()
 	now := time.Now().In(search.Location)
-	yearStart := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, search.Location)
+	// The year shown is the newest year with records the reader may see: this year on live
+	// data, the last year of a historical corpus such as the demo's.
+	y, err := a.stats.stats.LatestYear(ctx, sub, now)
+	if err != nil {
+		return err
+	}
+	yearStart := time.Date(y, 1, 1, 0, 0, 0, 0, search.Location)
 	year := stats.Filter{From: yearStart, To: yearStart.AddDate(1, 0, 0)}
-	data := fiber.Map{"Now": now}
+	data := fiber.Map{"Now": now, "Year": y}
 	if err := a.syncScores(ctx, false); err != nil {
 		a.log.Warn("scoring sync failed", "err", err)
 	}
 
 	if sub.CanSubmit() && !sub.AllUnits() {
-		du, err := a.dashUnit(ctx, sub, now, year)
+		du, err := a.dashUnit(ctx, sub, now, y, year)
 		if err != nil {
 			return err
 		}
@@ -130,10 +136,10 @@ func (a *App) dashboardPage(c *fiber.Ctx) error {
 	}
 	if isOffice(sub) {
 		do := dashOffice{}
-		p, _ := scoring.ParsePeriod(fmt.Sprint(now.Year()))
+		p, _ := scoring.ParsePeriod(fmt.Sprint(y))
 		if t, err := a.stats.scoring.Compute(ctx, p); err != nil {
 			if errors.Is(err, scoring.ErrNoRules) {
-				do.LeagueErr = fmt.Sprintf("%d 年尚未设定考核规则。", now.Year())
+				do.LeagueErr = fmt.Sprintf("%d 年尚未设定考核规则。", y)
 			} else {
 				return err
 			}
@@ -174,8 +180,8 @@ func (a *App) dashboardPage(c *fiber.Ctx) error {
 	return a.render(c, fiber.StatusOK, "dashboard", page{Title: "工作台", Nav: "dashboard", Data: data})
 }
 
-func (a *App) dashUnit(ctx context.Context, sub access.Subject, now time.Time, year stats.Filter) (dashUnit, error) {
-	du := dashUnit{Year: now.Year()}
+func (a *App) dashUnit(ctx context.Context, sub access.Subject, now time.Time, y int, year stats.Filter) (dashUnit, error) {
+	du := dashUnit{Year: y}
 	t, err := a.stats.stats.Table(ctx, sub, stats.ByUnit, stats.Filter{From: year.From, To: year.To, Units: []string{sub.UnitCode}})
 	if err != nil {
 		return du, err
@@ -187,13 +193,13 @@ func (a *App) dashUnit(ctx context.Context, sub access.Subject, now time.Time, y
 		return du, err
 	}
 	du.MonthSubmitted = mt.Total.Submitted
-	if rs, err := a.stats.scoring.ActiveRules(ctx, now.Year()); err == nil {
+	if rs, err := a.stats.scoring.ActiveRules(ctx, y); err == nil {
 		du.HasRules = true
 		du.Quota = rs.Rules.Quota.PerMonth
 	} else if !errors.Is(err, scoring.ErrNoRules) {
 		return du, err
 	}
-	ledger, err := a.stats.scoring.Ledger(ctx, sub.UnitCode, now.Year(), false)
+	ledger, err := a.stats.scoring.Ledger(ctx, sub.UnitCode, y, false)
 	if err != nil {
 		return du, err
 	}

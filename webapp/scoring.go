@@ -53,11 +53,22 @@ func yearParam(c *fiber.Ctx) (int, error) {
 	return intParam(c, "year", time.Now().In(search.Location).Year(), 2000, 2100)
 }
 
+// scoringYear is the year asked for, else the year of the newest scoring event.
+func (a *App) scoringYear(c *fiber.Ctx) (int, error) {
+	if c.Query("year") != "" {
+		return yearParam(c)
+	}
+	return a.stats.scoring.LatestYear(c.UserContext(), time.Now())
+}
+
 func (a *App) scoringPage(c *fiber.Ctx) error {
 	u := sessionOf(c).User
 	sub := u.Subject()
 	ctx := c.UserContext()
-	year, err := yearParam(c)
+	if err := a.syncScores(ctx, false); err != nil {
+		return err
+	}
+	year, err := a.scoringYear(c)
 	if err != nil {
 		return err
 	}
@@ -65,9 +76,6 @@ func (a *App) scoringPage(c *fiber.Ctx) error {
 		"AdoptionLevels": scoring.AdoptionLevels, "LeaderLevels": scoring.LeaderLevels, "Kinds": scoring.Kinds}
 	if !canReadScores(u) && !sub.CanSubmit() {
 		return errStatus(fiber.StatusForbidden, "forbidden", "当前账户无权查看考核")
-	}
-	if err := a.syncScores(ctx, false); err != nil {
-		return err
 	}
 	sets, err := a.stats.scoring.RuleSets(ctx, year)
 	if err != nil {
@@ -342,13 +350,17 @@ func (a *App) apiScoringLeague(c *fiber.Ctx) error {
 	if !canReadScores(u) || canEditRules(u) {
 		return errStatus(fiber.StatusForbidden, "forbidden", "当前账户无权查看通报")
 	}
-	p, err := scoring.ParsePeriod(c.Query("period", strconv.Itoa(time.Now().In(search.Location).Year())))
-	if err != nil {
-		return scoringError(err)
-	}
 	ctx := c.UserContext()
 	if err := a.syncScores(ctx, false); err != nil {
 		return err
+	}
+	year, err := a.scoringYear(c)
+	if err != nil {
+		return err
+	}
+	p, err := scoring.ParsePeriod(c.Query("period", strconv.Itoa(year)))
+	if err != nil {
+		return scoringError(err)
 	}
 	t, err := a.stats.scoring.Published(ctx, p)
 	published := err == nil

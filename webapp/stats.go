@@ -40,12 +40,16 @@ type statsFilter struct {
 	Filter   stats.Filter
 }
 
-func parseStatsFilter(c *fiber.Ctx) (statsFilter, error) {
-	now := time.Now().In(search.Location)
+// parseStatsFilter reads the filter; without from and to the period is the year of the newest
+// record the reader may see (this year on live data; the demo corpus ends in 2020).
+func (a *App) parseStatsFilter(c *fiber.Ctx) (statsFilter, error) {
 	sf := statsFilter{Dim: c.Query("dim", stats.ByUnit), From: c.Query("from"), To: c.Query("to")}
 	if sf.From == "" && sf.To == "" {
-		sf.From = fmt.Sprintf("%d-01-01", now.Year())
-		sf.To = now.Format("2006-01-02")
+		y, err := a.stats.stats.LatestYear(c.UserContext(), sessionOf(c).User.Subject(), time.Now())
+		if err != nil {
+			return sf, err
+		}
+		sf.From, sf.To = fmt.Sprintf("%d-01-01", y), fmt.Sprintf("%d-12-31", y)
 	}
 	if !stats.ValidDimension(sf.Dim) {
 		return sf, fmt.Errorf("%w: 统计维度只能是 unit、district、category 或 month", search.ErrBadQuery)
@@ -115,7 +119,7 @@ func (a *App) statsPage(c *fiber.Ctx) error {
 	if err := forbidAdmins(u); err != nil {
 		return err
 	}
-	sf, err := parseStatsFilter(c)
+	sf, err := a.parseStatsFilter(c)
 	if err != nil {
 		return err
 	}
@@ -167,7 +171,7 @@ func (a *App) statsItems(c *fiber.Ctx) error {
 	if err := forbidAdmins(u); err != nil {
 		return err
 	}
-	sf, err := parseStatsFilter(c)
+	sf, err := a.parseStatsFilter(c)
 	if err != nil {
 		return err
 	}
@@ -220,7 +224,7 @@ func (a *App) apiStatistics(c *fiber.Ctx) error {
 	if err := forbidAdmins(u); err != nil {
 		return err
 	}
-	sf, err := parseStatsFilter(c)
+	sf, err := a.parseStatsFilter(c)
 	if err != nil {
 		return err
 	}

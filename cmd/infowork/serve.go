@@ -29,6 +29,7 @@ import (
 	"infowork/indexer"
 	"infowork/ratelimit"
 	"infowork/savedsearch"
+	"infowork/scoring"
 	"infowork/search"
 	"infowork/store"
 	"infowork/submission"
@@ -278,6 +279,12 @@ func loadDemo(ctx context.Context, db *pgxpool.Pool, authSvc *auth.Service, subs
 	}
 	fmt.Fprintf(os.Stderr, "demo: %s — %d 个单位，%d 个类别，%d 个账户，%d 条信息（跳过 %d），用时 %s\n",
 		ds.Source, res.Units, res.Categories, res.Accounts, res.Messages, res.Skipped, res.Took.Round(time.Millisecond))
+	// An editorial history and the cited scoring rules, so statistics and dashboards show something (issue 7).
+	n, err := scoring.New(db).SeedDemo(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "demo: %d 条信息补充了采用、综合采用或退回记录，考核规则按引用的考核办法设定\n", n)
 	return nil
 }
 
