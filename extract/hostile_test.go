@@ -32,6 +32,7 @@ func TestHostileFiles(t *testing.T) {
 		{"notxml.docx", extract.MIMEDOCX, extracttest.Zip(t, []string{"word/document.xml"}, map[string]string{"word/document.xml": "<w:document><w:p><w:t>半截"}), extract.ErrUnreadable, "XML"},
 		{"wrong.xlsx", extract.MIMEXLSX, docx, extract.ErrUnreadable, "不是有效的 Excel"},
 		{"truncated.pdf", extract.MIMEPDF, []byte("%PDF-1.4\n1 0 obj\n<< /Type /Catalog"), extract.ErrUnreadable, "已损坏"},
+		{"encrypted.pdf", extract.MIMEPDF, extracttest.EncryptedPDF(t, "secret"), extract.ErrUnreadable, "密码"},
 		{"binary.txt", extract.MIMEText, []byte{0x81, 0x30, 0xFF, 0xFF, 0x00, 0x81}, extract.ErrUnreadable, "编码"},
 	}
 	for _, c := range cases {

@@ -3,6 +3,7 @@ package webapp_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"net/http"
 	"net/url"
@@ -196,18 +197,27 @@ func TestDocumentsFoundBySentence(t *testing.T) {
 		t.Errorf("refused uploads stored files: %d → %d", len(before), len(after))
 	}
 	// Accepted but unreadable inside: marked with the reason, visible on the page and in the API.
-	r := s.upload(t, "rep_a", sub.ID, upload{filename: "损坏.pdf", file: []byte("%PDF-1.4\nthis is not a PDF body\n%%EOF\n"), caption: str("损坏的扫描件")})
-	if r.Status != http.StatusCreated {
-		t.Fatalf("damaged PDF: %s", r)
-	}
-	badID := strconv.FormatInt(int64(r.JSON(t)["id"].(float64)), 10)
-	waitFor(t, 30*time.Second, "damaged PDF marked unreadable", func() (bool, string) {
-		d := s.api(t, "GET", "/api/v1/attachments/"+badID+"/document", s.token(t, "rep_a"), nil).JSON(t)
-		x, _ := d["extraction"].(map[string]any)
-		return x["state"] == "unreadable" && strings.Contains(x["reason"].(string), "已损坏"), "extraction " + strings.TrimSpace(r.String())
-	})
-	if p := b.get("/documents/" + badID); !strings.Contains(string(p.Body), "无法读取") || !strings.Contains(string(p.Body), "原因：") {
-		t.Errorf("damaged PDF page does not show the reason: %s", p)
+	for _, c := range []struct {
+		name, caption, reason string
+		data                  []byte
+	}{
+		{"损坏.pdf", "损坏的扫描件", "已损坏", []byte("%PDF-1.4\nthis is not a PDF body\n%%EOF\n")},
+		{"加密.pdf", "设了打开密码的文件", "密码", extracttest.EncryptedPDF(t, "secret")},
+	} {
+		r := s.upload(t, "rep_a", sub.ID, upload{filename: c.name, file: c.data, caption: str(c.caption)})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("%s: %s", c.name, r)
+		}
+		badID := strconv.FormatInt(int64(r.JSON(t)["id"].(float64)), 10)
+		waitFor(t, 30*time.Second, c.name+" marked unreadable", func() (bool, string) {
+			d := s.api(t, "GET", "/api/v1/attachments/"+badID+"/document", s.token(t, "rep_a"), nil).JSON(t)
+			x, _ := d["extraction"].(map[string]any)
+			reason, _ := x["reason"].(string)
+			return x["state"] == "unreadable" && strings.Contains(reason, c.reason), fmt.Sprint(x)
+		})
+		if p := b.get("/documents/" + badID); !strings.Contains(string(p.Body), "无法读取") || !strings.Contains(string(p.Body), "原因：") {
+			t.Errorf("%s: the page does not show the reason: %s", c.name, p)
+		}
 	}
 	// Nothing else was affected: the other documents are still found.
 	if hits := s.docSearch(t, "res_secret", `"`+docSentence+`"`); len(hits) != 1 {

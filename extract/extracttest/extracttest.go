@@ -8,6 +8,8 @@ package extracttest
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/md5"
+	"crypto/rc4"
 	"encoding/binary"
 	"fmt"
 	"html"
@@ -256,6 +258,55 @@ func ImagePDF(t testing.TB, jpg []byte) []byte {
 		fmt.Fprintf(&b, "%010d 00000 n \n", o)
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
+
+// EncryptedPDF is a one-page PDF protected by a user password (standard security handler,
+// revision 2, 40-bit RC4, as old scanners' "secure PDF" makes): no reader opens it without the
+// password.
+func EncryptedPDF(t testing.TB, userPassword string) []byte {
+	t.Helper()
+	padding := []byte("\x28\xBF\x4E\x5E\x4E\x75\x8A\x41\x64\x00\x4E\x56\xFF\xFA\x01\x08\x2E\x2E\x00\xB6\xD0\x68\x3E\x80\x2F\x0C\xA9\xFE\x64\x53\x69\x7A")
+	pad := func(pw string) []byte { return append([]byte(pw), padding...)[:32] }
+	rc4x := func(key, data []byte) []byte {
+		c, err := rc4.NewCipher(key) // #nosec G405 -- the PDF standard security handler R2 is RC4 by definition
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, len(data))
+		c.XORKeyStream(out, data)
+		return out
+	}
+	ownerKey := md5.Sum(pad("owner-" + userPassword)) // #nosec G401 -- PDF algorithm 3 is MD5 by definition
+	o := rc4x(ownerKey[:5], pad(userPassword))
+	id := []byte("infowork-test-id")
+	perms := int32(-4)
+	h := md5.New() // #nosec G401 -- PDF algorithm 2 is MD5 by definition
+	h.Write(pad(userPassword))
+	h.Write(o)
+	_ = binary.Write(h, binary.LittleEndian, perms)
+	h.Write(id)
+	key := h.Sum(nil)[:5]
+	u := rc4x(key, padding)
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+		fmt.Sprintf("<< /Filter /Standard /V 1 /R 2 /Length 40 /O <%x> /U <%x> /P %d >>", o, u, perms),
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n")
+	offs := make([]int, len(objs))
+	for i, ob := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, ob)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, off := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Encrypt 4 0 R /ID [<%x> <%x>] >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, id, id, xref)
 	return b.Bytes()
 }
 
