@@ -86,6 +86,9 @@ func NewImporter(o Options) (*Importer, error) {
 // every document and verifies the result. The report is complete even when err is not nil.
 func (im *Importer) Import(ctx context.Context, path string) (*Report, error) {
 	rep := NewReport("import")
+	if err := im.checkDefaultUnit(ctx); err != nil {
+		return rep, err
+	}
 	files, err := dxlFiles(path)
 	if err != nil {
 		return rep, err
@@ -108,6 +111,20 @@ func (im *Importer) Import(ctx context.Context, path string) (*Report, error) {
 		runErr = err
 	}
 	return rep, runErr
+}
+
+// checkDefaultUnit refuses to start when the mapping's default unit does not exist, before
+// anything is written.
+func (im *Importer) checkDefaultUnit(ctx context.Context) error {
+	var ok bool
+	if err := im.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units WHERE code = $1)`, im.mapping.DefaultUnit).Scan(&ok); err != nil {
+		return fmt.Errorf("notes: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("notes: the default unit %q does not exist (create it with 'infowork unit create --code %s --name …' or set default_unit in the mapping file)",
+			im.mapping.DefaultUnit, im.mapping.DefaultUnit)
+	}
+	return nil
 }
 
 func dxlFiles(path string) ([]string, error) {

@@ -600,3 +600,16 @@ func TestACLChangeUpdatesReaders(t *testing.T) {
 		t.Fatalf("opened readers list not caught: %+v", rep.Mismatches)
 	}
 }
+
+func TestMissingDefaultUnitIsAClearError(t *testing.T) {
+	m := testMapping(t)
+	m.DefaultUnit = "NOSUCH"
+	e := newEnv(t, m)
+	_, err := e.im.Import(e.ctx, "testdata/sample.dxl")
+	if err == nil || !strings.Contains(err.Error(), `default unit "NOSUCH" does not exist`) {
+		t.Fatalf("got %v", err)
+	}
+	if n := e.count(t, `SELECT count(*) FROM submissions`); n != 0 {
+		t.Fatalf("%d records written before the check", n)
+	}
+}

@@ -164,6 +164,9 @@ func (s *Syncer) lag() float64 {
 func (s *Syncer) PollOnce(ctx context.Context) (*Report, error) {
 	rep := NewReport("sync")
 	started := time.Now()
+	if err := s.im.checkDefaultUnit(ctx); err != nil {
+		return rep, err
+	}
 	var firstErr error
 	if s.o.DAS != nil {
 		if err := s.pollDAS(ctx, rep); err != nil {

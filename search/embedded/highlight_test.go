@@ -1,9 +1,13 @@
 package embedded
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
 
 	"infowork/demo"
 	"infowork/search"
@@ -151,4 +155,112 @@ func TestVersionsLiveInDocumentsTombstonesInternal(t *testing.T) {
 	if len(got) != 3 || got["1"] != 5 || got["2"] != 10 || got["3"] != 8 {
 		t.Fatalf("Versions = %v", got)
 	}
+}
+
+// Facets and histograms counted from the segment columns equal Bleve's own facets, over
+// several segments, after updates and deletes, for filtered, scoped and browsing queries.
+func TestColumnFacetsMatchBleveFacets(t *testing.T) {
+	an := testAnalyzer(t)
+	ds, err := demo.Load("", 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(Options{Dir: t.TempDir(), Analyzer: an, BatchSize: 37})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := t.Context()
+	var ops []search.Op
+	for i, m := range ds.Messages {
+		id := strconv.Itoa(i + 1)
+		d := &search.Document{ID: id, Version: 1, Title: m.Title, Body: m.Body, Unit: m.UnitCode, Category: m.CategoryCode[:3],
+			District: m.District, Classification: i % 4, Date: m.Time}
+		ops = append(ops, search.Op{Kind: search.OpUpsert, ID: id, Version: 1, Doc: d})
+	}
+	for k := 0; k < len(ops); k += 50 { // several Apply calls: several segments
+		if _, err := e.Apply(ctx, ops[k:min(k+50, len(ops))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Updates move documents to another unit and month; deletes remove some.
+	var more []search.Op
+	for i := 0; i < 60; i++ {
+		d := *ops[i*5].Doc
+		d.Version, d.Unit, d.Date = 2, "MOVED", d.Date.AddDate(0, -7, 0)
+		more = append(more, search.Op{Kind: search.OpUpsert, ID: d.ID, Version: 2, Doc: &d})
+	}
+	for i := 0; i < 30; i++ {
+		more = append(more, search.Op{Kind: search.OpDelete, ID: ops[i*7+1].ID, Version: 9})
+	}
+	if _, err := e.Apply(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	scope := search.Scope{AllUnits: true, MaxLevel: 2}
+	queries := []search.Query{
+		{Scope: scope},
+		{Text: "小区", Scope: scope},
+		{Text: "停车 OR 噪音", Scope: search.Scope{Units: []string{ds.Messages[0].UnitCode, "MOVED"}, MaxLevel: 3}},
+		{Text: "学校", Categories: []string{ops[3].Doc.Category}, Scope: scope, Sort: search.SortDate},
+		{Scope: scope, From: ds.Messages[len(ds.Messages)/2].Time},
+	}
+	checked := 0
+	for _, q := range queries {
+		for _, interval := range []string{search.IntervalMonth, search.IntervalDay, search.IntervalYear} {
+			q.Facets, q.DateHistogram, q.FacetSize = search.AllFacets, interval, 1000
+			got, err := e.Search(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The same search through Bleve's facets (the fallback path).
+			want := bleveFacetSearch(t, e, q)
+			if got.Total != want.Total {
+				t.Fatalf("%q: total %d, Bleve %d", q.Text, got.Total, want.Total)
+			}
+			for _, name := range q.Facets {
+				if fmt.Sprint(got.Facets[name]) != fmt.Sprint(want.Facets[name]) {
+					t.Fatalf("%q facet %s:\n got  %v\n want %v", q.Text, name, got.Facets[name], want.Facets[name])
+				}
+			}
+			if fmt.Sprint(got.Histogram) != fmt.Sprint(want.Histogram) {
+				t.Fatalf("%q %s histogram:\n got  %v\n want %v", q.Text, interval, got.Histogram, want.Histogram)
+			}
+			if got.Total > 0 {
+				checked++
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d searches with hits", checked)
+	}
+	if n := e.columnCount.Load(); n != int64(3*len(queries)) {
+		t.Fatalf("%d of %d searches counted facets from the columns", n, 3*len(queries))
+	}
+}
+
+// bleveFacetSearch runs q with Bleve computing the facets, as the fallback does.
+func bleveFacetSearch(t *testing.T, e *Engine, q search.Query) search.Result {
+	t.Helper()
+	node, err := search.ParseQuery(q.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bq := query.NewBooleanQuery([]query.Query{e.textQuery(node)}, nil, nil)
+	bq.AddFilter(query.NewConjunctionQuery(append(scopeFilter(q.Scope), filters(q)...)))
+	req := bleve.NewSearchRequestOptions(bq, 1, 0, false)
+	bleveFacets(req, q)
+	res, err := e.idx.SearchInContext(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := search.Result{Total: int(res.Total), Facets: map[string][]search.FacetValue{}}
+	for _, name := range q.Facets {
+		out.Facets[name] = facetValues(name, termCounts(res.Facets[name]), q.FacetSize)
+	}
+	name := histogramFacet
+	if histogramFields[q.DateHistogram] == fMonth {
+		name = search.FacetMonth
+	}
+	out.Histogram = histogram(q.DateHistogram, termCounts(res.Facets[name]))
+	return out
 }

@@ -1,0 +1,269 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	bsearch "github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+)
+
+// Facets from columns instead of walking doc values.
+//
+// Bleve computes a terms facet by visiting, for every matching document, the doc values of the
+// field, decompressing a doc-value chunk (snappy) whenever the next hit lies in another chunk.
+// With five facets and a histogram that was most of a search's CPU (BENCHMARKS.md). Segments
+// are immutable, so the engine keeps, per segment, one ordinal per document for each facet
+// field (uint32, built once from the doc values when a search first meets the segment) and
+// counts a hit with one array lookup per field. The counter sits in the search itself: the
+// query is wrapped so that its searcher counts every match it hands to Bleve's collector, on
+// the very snapshot Bleve searches, so counts, total and hits always agree. Anything unusual
+// (a reader that is not a scorch snapshot, a field with two values in one document) makes the
+// counter give up and the search runs again with Bleve's own facets.
+
+// columnFields are the keyword fields a facet or a histogram can count.
+func columnFields() []string {
+	seen := map[string]bool{}
+	var fs []string
+	for _, f := range facetFields {
+		if !seen[f] {
+			seen[f] = true
+			fs = append(fs, f)
+		}
+	}
+	for _, f := range histogramFields {
+		if !seen[f] {
+			seen[f] = true
+			fs = append(fs, f)
+		}
+	}
+	sort.Strings(fs)
+	return fs
+}
+
+// column is one field of one segment: ord[localDoc] is 1 + the index of the document's term in
+// terms, 0 when the document has none.
+type column struct {
+	terms []string
+	ord   []uint32
+	multi bool // some document holds two terms: the counter cannot use this column
+}
+
+type segColumns struct {
+	once sync.Once
+	cols map[string]*column
+	err  error
+}
+
+// columnCache holds the columns of the segments recent searches met.
+type columnCache struct {
+	mu   sync.Mutex
+	segs map[segment.Segment]*segColumns
+}
+
+// get returns the columns of the snapshot's segments, building the missing ones, and forgets
+// segments that are no longer in the snapshot (merged away).
+func (c *columnCache) get(segs []*scorch.SegmentSnapshot) ([]*segColumns, error) {
+	c.mu.Lock()
+	if c.segs == nil {
+		c.segs = map[segment.Segment]*segColumns{}
+	}
+	out := make([]*segColumns, len(segs))
+	live := make(map[segment.Segment]bool, len(segs))
+	for i, ss := range segs {
+		s := ss.Segment()
+		live[s] = true
+		sc := c.segs[s]
+		if sc == nil {
+			sc = &segColumns{}
+			c.segs[s] = sc
+		}
+		out[i] = sc
+	}
+	if len(c.segs) > 2*len(segs)+8 {
+		for s := range c.segs {
+			if !live[s] {
+				delete(c.segs, s)
+			}
+		}
+	}
+	c.mu.Unlock()
+	fields := columnFields()
+	for i, sc := range out {
+		sc.once.Do(func() { sc.cols, sc.err = buildColumns(segs[i].Segment(), fields) })
+		if sc.err != nil {
+			return nil, sc.err
+		}
+	}
+	return out, nil
+}
+
+var errNoColumns = errors.New("embedded: facet columns unavailable")
+
+func buildColumns(s segment.Segment, fields []string) (map[string]*column, error) {
+	dvv, ok := s.(segment.DocValueVisitable)
+	if !ok {
+		return nil, errNoColumns
+	}
+	n := s.Count()
+	cols := make(map[string]*column, len(fields))
+	ords := make(map[string]map[string]uint32, len(fields))
+	for _, f := range fields {
+		cols[f] = &column{ord: make([]uint32, n)}
+		ords[f] = map[string]uint32{}
+	}
+	var state segment.DocVisitState
+	var err error
+	for doc := uint64(0); doc < n; doc++ {
+		state, err = dvv.VisitDocValues(doc, fields, func(field string, term []byte) {
+			col := cols[field]
+			if col == nil {
+				return
+			}
+			m := ords[field]
+			o, ok := m[string(term)]
+			if !ok {
+				col.terms = append(col.terms, string(term))
+				o = uint32(len(col.terms)) // #nosec G115 -- distinct facet values of one segment
+				m[col.terms[o-1]] = o
+			}
+			switch prev := col.ord[doc]; {
+			case prev == 0:
+				col.ord[doc] = o
+			case prev != o:
+				col.multi = true
+			}
+		}, state)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return cols, nil
+}
+
+// facetCounter counts the matches of one search per facet field.
+type facetCounter struct {
+	cache  *columnCache
+	fields []string
+	offs   []uint64 // global doc number of each segment's first document
+	segs   []segCount
+	err    error
+}
+
+type segCount struct {
+	n      uint64
+	cols   []*column // per fields[i]
+	counts [][]int   // per fields[i], per ordinal
+}
+
+func (fc *facetCounter) prepare(r index.IndexReader) {
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		fc.err = errNoColumns
+		return
+	}
+	segs := snap.Segments()
+	cols, err := fc.cache.get(segs)
+	if err != nil {
+		fc.err = err
+		return
+	}
+	fc.offs = make([]uint64, len(segs))
+	fc.segs = make([]segCount, len(segs))
+	var running uint64
+	for i, ss := range segs {
+		fc.offs[i] = running
+		n := ss.Segment().Count()
+		running += n
+		sc := segCount{n: n, cols: make([]*column, len(fc.fields)), counts: make([][]int, len(fc.fields))}
+		for j, f := range fc.fields {
+			col := cols[i].cols[f]
+			if col == nil || col.multi || uint64(len(col.ord)) != n {
+				fc.err = errNoColumns
+				return
+			}
+			sc.cols[j] = col
+			sc.counts[j] = make([]int, len(col.terms)+1)
+		}
+		fc.segs[i] = sc
+	}
+}
+
+func (fc *facetCounter) count(id index.IndexInternalID) {
+	if fc.err != nil || len(id) != 8 {
+		if fc.err == nil {
+			fc.err = errNoColumns
+		}
+		return
+	}
+	g := id.Value()
+	i := sort.Search(len(fc.offs), func(k int) bool { return fc.offs[k] > g }) - 1
+	if i < 0 || g-fc.offs[i] >= fc.segs[i].n {
+		fc.err = errNoColumns
+		return
+	}
+	local := g - fc.offs[i]
+	sc := &fc.segs[i]
+	for j, col := range sc.cols {
+		sc.counts[j][col.ord[local]]++
+	}
+}
+
+// result is the term counts of field (one of fc.fields) over every match.
+func (fc *facetCounter) result(field string) map[string]int {
+	out := map[string]int{}
+	for j, f := range fc.fields {
+		if f != field {
+			continue
+		}
+		for _, sc := range fc.segs {
+			for o, n := range sc.counts[j] {
+				if o > 0 && n > 0 {
+					out[sc.cols[j].terms[o-1]] += n
+				}
+			}
+		}
+	}
+	return out
+}
+
+// countingQuery wraps the search's query so that its searcher feeds fc.
+type countingQuery struct {
+	query.Query
+	fc *facetCounter
+}
+
+func (q *countingQuery) Searcher(ctx context.Context, r index.IndexReader, m mapping.IndexMapping, o bsearch.SearcherOptions) (bsearch.Searcher, error) {
+	s, err := q.Query.Searcher(ctx, r, m, o)
+	if err != nil {
+		return nil, err
+	}
+	q.fc.prepare(r)
+	return &countingSearcher{Searcher: s, fc: q.fc}, nil
+}
+
+type countingSearcher struct {
+	bsearch.Searcher
+	fc *facetCounter
+}
+
+func (s *countingSearcher) Next(ctx *bsearch.SearchContext) (*bsearch.DocumentMatch, error) {
+	m, err := s.Searcher.Next(ctx)
+	if m != nil {
+		s.fc.count(m.IndexInternalID)
+	}
+	return m, err
+}
+
+// Advance is not used by Bleve's collector; were it used, matches could be skipped or seen
+// twice, so the counter gives up.
+func (s *countingSearcher) Advance(ctx *bsearch.SearchContext, id index.IndexInternalID) (*bsearch.DocumentMatch, error) {
+	s.fc.err = errNoColumns
+	return s.Searcher.Advance(ctx, id)
+}
