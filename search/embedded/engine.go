@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -96,6 +97,9 @@ type Engine struct {
 	path      string
 
 	applyMu sync.Mutex // makes version check + write atomic
+
+	columns     columnCache  // facet columns per segment (facets.go)
+	columnCount atomic.Int64 // searches whose facets came from the columns (tests)
 }
 
 var _ search.Engine = (*Engine)(nil)

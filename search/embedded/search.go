@@ -59,25 +59,32 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		req.SortBy([]string{"-_score", "-" + fDate, "_id"})
 	}
 	for _, name := range q.Facets {
-		f, ok := facetFields[name]
-		if !ok {
+		if _, ok := facetFields[name]; !ok {
 			return search.Result{}, fmt.Errorf("embedded: search: %w: 不支持的分面 %q", search.ErrBadQuery, name)
 		}
-		req.AddFacet(name, bleve.NewFacetRequest(f, facetFetch))
 	}
-	// A month or year histogram counts the month field, like the month facet: one facet request
-	// serves both (each facet costs a doc-values visit per hit).
-	histFacet := histogramFacet
-	if q.DateHistogram != "" {
-		f := histogramFields[q.DateHistogram]
-		if f == fMonth && slices.Contains(q.Facets, search.FacetMonth) {
-			histFacet = search.FacetMonth
-			req.Facets[search.FacetMonth].Size = histogramFetch
-		} else {
-			req.AddFacet(histogramFacet, bleve.NewFacetRequest(f, histogramFetch))
+	// Facets and the histogram are counted from per-segment columns while Bleve collects the
+	// hits (facets.go); should that be impossible the search runs again with Bleve's facets.
+	var fc *facetCounter
+	if len(q.Facets) > 0 || q.DateHistogram != "" {
+		fc = &facetCounter{cache: &e.columns}
+		for _, name := range q.Facets {
+			fc.fields = append(fc.fields, facetFields[name])
 		}
+		if q.DateHistogram != "" {
+			fc.fields = append(fc.fields, histogramFields[q.DateHistogram])
+		}
+		slices.Sort(fc.fields)
+		fc.fields = slices.Compact(fc.fields)
+		req.Query = &countingQuery{Query: bq, fc: fc}
 	}
 	res, err := e.idx.SearchInContext(ctx, req)
+	if err == nil && fc != nil && fc.err != nil {
+		fc = nil
+		req.Query = bq
+		bleveFacets(req, q)
+		res, err = e.idx.SearchInContext(ctx, req)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return search.Result{}, fmt.Errorf("embedded: search: %w", ctx.Err())
@@ -126,30 +133,68 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		out.Hits[i].Snippet = s
 	}
 	e.setAttachmentHits(out.Hits, terms) // attachments.go
+	if fc != nil {
+		e.columnCount.Add(1)
+	}
+	counts := func(name, field string) map[string]int {
+		if fc != nil {
+			return fc.result(field)
+		}
+		return termCounts(res.Facets[name])
+	}
 	if len(q.Facets) > 0 {
 		out.Facets = make(map[string][]search.FacetValue, len(q.Facets))
 		for _, name := range q.Facets {
-			out.Facets[name] = facetValues(name, res.Facets[name], facetSize)
+			out.Facets[name] = facetValues(name, counts(name, facetFields[name]), facetSize)
 		}
 	}
 	if q.DateHistogram != "" {
-		out.Histogram = histogram(q.DateHistogram, res.Facets[histFacet])
+		name := histogramFacet
+		if histogramFields[q.DateHistogram] == fMonth && slices.Contains(q.Facets, search.FacetMonth) {
+			name = search.FacetMonth
+		}
+		out.Histogram = histogram(q.DateHistogram, counts(name, histogramFields[q.DateHistogram]))
 	}
 	out.Took = time.Since(start)
 	return out, nil
 }
 
-// histogram turns the day or month facet into Result.Histogram, oldest first.
-func histogram(interval string, fr *bsearch.FacetResult) []search.FacetValue {
-	counts := map[string]int{}
+// bleveFacets asks Bleve for the facets and the histogram (the fallback of the column counter).
+// A month or year histogram counts the month field, like the month facet: one facet request
+// serves both.
+func bleveFacets(req *bleve.SearchRequest, q search.Query) {
+	for _, name := range q.Facets {
+		req.AddFacet(name, bleve.NewFacetRequest(facetFields[name], facetFetch))
+	}
+	if q.DateHistogram != "" {
+		f := histogramFields[q.DateHistogram]
+		if f == fMonth && slices.Contains(q.Facets, search.FacetMonth) {
+			req.Facets[search.FacetMonth].Size = histogramFetch
+		} else {
+			req.AddFacet(histogramFacet, bleve.NewFacetRequest(f, histogramFetch))
+		}
+	}
+}
+
+// termCounts are the counts of a Bleve terms facet.
+func termCounts(fr *bsearch.FacetResult) map[string]int {
+	out := map[string]int{}
 	if fr != nil && fr.Terms != nil {
 		for _, t := range fr.Terms.Terms() {
-			k := t.Term
-			if interval == search.IntervalYear && len(k) >= 4 {
-				k = k[:4]
-			}
-			counts[k] += t.Count
+			out[t.Term] += t.Count
 		}
+	}
+	return out
+}
+
+// histogram turns the day or month counts into Result.Histogram, oldest first.
+func histogram(interval string, terms map[string]int) []search.FacetValue {
+	counts := map[string]int{}
+	for k, n := range terms {
+		if interval == search.IntervalYear && len(k) >= 4 {
+			k = k[:4]
+		}
+		counts[k] += n
 	}
 	out := make([]search.FacetValue, 0, len(counts))
 	for k, n := range counts {
@@ -191,13 +236,12 @@ func limits(q search.Query) (page, size, facetSize int, err error) {
 	return page, size, facetSize, nil
 }
 
-func facetValues(name string, fr *bsearch.FacetResult, size int) []search.FacetValue {
+func facetValues(name string, counts map[string]int, size int) []search.FacetValue {
 	vals := []search.FacetValue{}
-	if fr == nil || fr.Terms == nil {
-		return vals
-	}
-	for _, t := range fr.Terms.Terms() {
-		vals = append(vals, search.FacetValue{Value: t.Term, Count: t.Count})
+	for term, n := range counts {
+		if n > 0 {
+			vals = append(vals, search.FacetValue{Value: term, Count: n})
+		}
 	}
 	if name == search.FacetMonth {
 		sort.Slice(vals, func(i, j int) bool { return vals[i].Value > vals[j].Value })
