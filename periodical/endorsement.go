@@ -298,13 +298,14 @@ func (s *Service) attach(ctx context.Context, sub access.Subject, list []Endorse
 		return fmt.Errorf("periodical: tasks: %w", err)
 	}
 	for i := range list {
-		if r, ok := recs[list[i].Ref]; ok && access.CanRead(sub, r.access()) {
-			list[i].ItemTitle = r.Title
+		e := &list[i]
+		if r, ok := recs[e.Ref]; ok && access.CanRead(sub, r.access()) {
+			e.ItemTitle = r.Title
 		}
 		for _, t := range tasks {
 			// Unit users see only their own unit's task.
-			if t.EndorsementID == list[i].ID && (sub.AllUnits() || t.UnitCode == sub.UnitCode) {
-				list[i].Tasks = append(list[i].Tasks, t)
+			if t.EndorsementID == e.ID && (sub.AllUnits() || t.UnitCode == sub.UnitCode) {
+				e.Tasks = append(e.Tasks, t)
 			}
 		}
 	}

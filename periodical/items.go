@@ -2,7 +2,6 @@ package periodical
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -596,4 +595,3 @@ func (s *Service) Basket(ctx context.Context, sub access.Subject) ([]BasketEntry
 	return out, nil
 }
 
-var _ = errors.New

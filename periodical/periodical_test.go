@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"infowork/access"
@@ -393,7 +392,6 @@ func TestEndorsementFollowUp(t *testing.T) {
 	}
 }
 
-var _ = pgx.ErrNoRows
 
 func TestDraftItemContributingUnits(t *testing.T) {
 	f := newFixture(t)
