@@ -594,4 +594,3 @@ func (s *Service) Basket(ctx context.Context, sub access.Subject) ([]BasketEntry
 	}
 	return out, nil
 }
-

@@ -392,7 +392,6 @@ func TestEndorsementFollowUp(t *testing.T) {
 	}
 }
 
-
 func TestDraftItemContributingUnits(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
