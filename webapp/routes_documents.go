@@ -133,7 +133,7 @@ func (a *App) servePageImage(c *fiber.Ctx, id int64, pageNo, width int) error {
 	}
 	c.Set(fiber.HeaderContentType, "image/png")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderCacheControl, "private, max-age=300")
+	c.Set(fiber.HeaderCacheControl, "private, no-store") // as downloads: a classified page must not linger in caches
 	c.Set(fiber.HeaderContentSecurityPolicy, cspAttachment)
 	c.Set("Cross-Origin-Resource-Policy", "same-origin")
 	return c.Send(png)
