@@ -62,6 +62,8 @@ func perturb(r *rand.Rand, m demo.Message) (string, string) {
 	return title, body
 }
 
+func randFor(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed+1)) }
+
 func TestCorpusRecallAndPrecision(t *testing.T) {
 	msgs := corpus(t, 600)
 	if len(msgs) < 300 {
