@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/xuri/excelize/v2"
 
 	"infowork/auth"
@@ -312,5 +313,50 @@ func TestStatisticsSchemas(t *testing.T) {
 	// The test stack's web app has no analyzer: trends answer 503 with a clear message.
 	if r := s.api(t, "GET", "/api/v1/statistics/trends", ed, nil); r.Status != http.StatusServiceUnavailable {
 		t.Fatalf("trends without an analyzer: %s", r)
+	}
+}
+
+// With the analyzer (as `infowork serve` configures it), the leader panel shows the weekly
+// trends and the trends API answers, counting only what the reader may see.
+func TestTrendsWithAnalyzer(t *testing.T) {
+	s, _ := statsFixture(t)
+	opts := s.Opts
+	opts.Analyzer = sharedAnalyzer(t)
+	opts.Registerer = prometheus.NewRegistry()
+	_, base := serveApp(t, opts)
+	s2 := *s
+	s2.Base = base
+	tok := s.token(t, "res_secret")
+	r := s2.api(t, "GET", "/api/v1/statistics/trends", tok, nil)
+	if r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	var tr struct {
+		Weeks []struct {
+			Docs  int
+			Terms []struct{ Term string }
+		}
+		Rising []struct{ Term string }
+	}
+	r.Decode(t, &tr)
+	last := tr.Weeks[len(tr.Weeks)-1]
+	if len(tr.Weeks) != 8 || last.Docs != 6 || len(last.Terms) == 0 {
+		t.Fatalf("trends %+v", tr)
+	}
+	found := false
+	for _, term := range last.Terms {
+		found = found || term.Term == "物业管理"
+	}
+	if !found {
+		t.Fatalf("this week's terms %+v lack 物业管理 (in all six records)", last.Terms)
+	}
+	var trp struct{ Weeks []struct{ Docs int } }
+	s2.api(t, "GET", "/api/v1/statistics/trends", s.token(t, "res_public"), nil).Decode(t, &trp)
+	if got := trp.Weeks[len(trp.Weeks)-1].Docs; got != 4 {
+		t.Fatalf("a public reader's week counts %d records, want 4", got)
+	}
+	d := s2.api(t, "GET", "/dashboard", tok, nil)
+	if d.Status != http.StatusOK || !strings.Contains(string(d.Body), "各周高频词") || !strings.Contains(string(d.Body), ">物业管理</a>") {
+		t.Fatalf("leader panel: %s", d)
 	}
 }
