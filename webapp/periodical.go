@@ -17,6 +17,7 @@ import (
 	"infowork/access"
 	"infowork/label"
 	"infowork/periodical"
+	"infowork/render"
 	"infowork/savedsearch"
 	"infowork/search"
 )
@@ -53,6 +54,9 @@ func periodicalError(err error) error {
 		return &httpError{status: http.StatusConflict, code: "state_conflict", message: se.Reason}
 	case errors.Is(err, periodical.ErrForbidden):
 		return &httpError{status: http.StatusForbidden, code: "forbidden", message: "当前账户无权执行此操作"}
+	case errors.Is(err, render.ErrNoBrowser):
+		return &httpError{status: http.StatusServiceUnavailable, code: "render_unavailable",
+			message: "PDF 排版服务不可用（服务器未安装 Chromium），本期未签发；请联系系统管理员"}
 	case errors.Is(err, periodical.ErrNotFound):
 		return &httpError{status: http.StatusNotFound, code: "not_found", message: "记录不存在或无权查看"}
 	}
