@@ -92,7 +92,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(report)
-	for _, want := range []string{"## Documents\n\nkept", "### Run ", "`infowork bench --docs 2000`", "logical CPUs", "#### Search", "| embedded | 4 |", "The run took"} {
+	for _, want := range []string{"## Documents\n\nkept", "## Search and indexing: run of ", "`infowork bench --docs 2000`", "logical CPUs", "### Search", "| embedded | 4 |", "The run took"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}

@@ -60,7 +60,7 @@ func (t *Table) Text(w io.Writer) {
 
 // Markdown renders the table as a Markdown section.
 func (t *Table) Markdown(w io.Writer) {
-	fmt.Fprintf(w, "\n#### %s\n\n", t.Title)
+	fmt.Fprintf(w, "\n### %s\n\n", t.Title)
 	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(t.Header, " | "), strings.Repeat("---|", len(t.Header)))
 	for _, r := range t.Rows {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
@@ -106,13 +106,13 @@ func Machine() string {
 	return fmt.Sprintf("%s, %d logical CPUs%s, %s/%s, %s%s", cpu, runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version(), load)
 }
 
-// StartReport appends the head of a run to the Markdown file at path (BENCHMARKS.md): a "### Run"
-// section with the date, command, machine and notes. The tables follow one by one as the
+// StartReport appends the head of a run to the Markdown file at path (BENCHMARKS.md): a "## Search
+// and indexing: run of …" section with the date, command, machine and notes. The tables follow one by one as the
 // scenarios finish (AppendTable), so a run stopped early still leaves what it measured. Other
 // sections of the file are untouched.
 func StartReport(path, command, machine string, started time.Time, notes []string) error {
 	return appendFile(path, func(w io.Writer) {
-		fmt.Fprintf(w, "\n### Run %s\n\n", started.UTC().Format("2006-01-02 15:04 UTC"))
+		fmt.Fprintf(w, "\n## Search and indexing: run of %s (infowork bench)\n\n", started.UTC().Format("2006-01-02 15:04 UTC"))
 		fmt.Fprintf(w, "- command: `%s`\n- machine: %s\n", command, machine)
 		for _, n := range notes {
 			fmt.Fprintf(w, "- %s\n", n)
