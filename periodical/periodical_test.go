@@ -15,6 +15,7 @@ import (
 	"infowork/internal/testenv"
 	"infowork/label"
 	"infowork/periodical"
+	"infowork/render"
 	"infowork/search"
 	"infowork/submission"
 	"infowork/workflow"
@@ -459,5 +460,25 @@ func TestDraftFlagsItsSources(t *testing.T) {
 		if !docs[id].Archived || docs[id].Endorsement != "closed" { // no deadline: nothing to follow up
 			t.Errorf("source %d of an archived, endorsed draft: archived=%v endorsement=%q", id, docs[id].Archived, docs[id].Endorsement)
 		}
+	}
+}
+
+// TestSignWithoutBrowser: when the PDF cannot be printed nothing is signed.
+func TestSignWithoutBrowser(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.daily(t, "")
+	a := f.submit(t, f.reporterA, "无浏览器测试", "internal")
+	broken := periodical.New(f.db, periodical.Options{Printer: render.NewPrinter(render.PDFOptions{Chromium: "/nonexistent/chromium"})})
+	is, _ := broken.CreateIssue(ctx, f.editor, p.ID, periodical.IssueInput{}, "")
+	if _, err := broken.AddItems(ctx, f.editor, is.ID, []periodical.Ref{a}, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := broken.Sign(ctx, f.signer, is.ID, ""); !errors.Is(err, render.ErrNoBrowser) {
+		t.Fatalf("sign without a browser: %v", err)
+	}
+	got, _ := broken.Issue(ctx, f.editor, is.ID)
+	if got.State != "draft" || len(got.Revisions) != 0 {
+		t.Errorf("a failed sign-off left state %s and %d revisions", got.State, len(got.Revisions))
 	}
 }
