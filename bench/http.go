@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -68,10 +69,9 @@ func (e *env) httpScenario(ctx context.Context) error {
 		return err
 	}
 	targets, kinds := e.httpTargets(base, researcher, reporter)
-	var i int
+	var next atomic.Int64 // vegeta's workers call the targeter concurrently
 	targeter := func(t *vegeta.Target) error {
-		*t = targets[i%len(targets)]
-		i++
+		*t = targets[int(next.Add(1)-1)%len(targets)]
 		return nil
 	}
 	attacker := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.Workers(64), vegeta.MaxWorkers(512), vegeta.KeepAlive(true))
