@@ -31,7 +31,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	var out bytes.Buffer
 	cfg := Config{Docs: 2000, Seed: 3, DB: db, Analyzer: an, Dataset: ds, Auth: authSvc, IndexDir: filepath.Join(t.TempDir(), "index"),
-		OpenSearchURL: os.Getenv("INFOWORK_TEST_OPENSEARCH_URL"), Clients: []int{1, 4}, SearchDuration: time.Second,
+		OpenSearchURL: os.Getenv("INFOWORK_TEST_OPENSEARCH_URL"), Clients: []int{1, 4}, SearchDuration: 500 * time.Millisecond,
 		FreshWrites: 10, FreshRate: 20, HTTPRate: 100, HTTPDuration: 2 * time.Second, Out: &out, Logger: testenv.Logger(t)}
 	res, err := Run(t.Context(), cfg)
 	if err != nil {
