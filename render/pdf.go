@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // PDFOptions configure the PDF printer.
@@ -19,13 +20,16 @@ type PDFOptions struct {
 	Chromium string
 	// Timeout bounds one print; default 60 s.
 	Timeout time.Duration
+	// Registerer receives the printer's metrics; nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 // Printer prints issues to PDF with headless Chromium, one at a time (each print starts its own
 // short-lived browser, so a crashed print leaves nothing behind).
 type Printer struct {
-	opts PDFOptions
-	mu   sync.Mutex
+	opts    PDFOptions
+	mu      sync.Mutex
+	metrics *metrics
 }
 
 // NewPrinter builds a printer; the browser is started per print.
@@ -39,7 +43,7 @@ func NewPrinter(opts PDFOptions) *Printer {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
 	}
-	return &Printer{opts: opts}
+	return &Printer{opts: opts, metrics: newMetrics(opts.Registerer)}
 }
 
 // ErrNoBrowser means the Chromium binary is missing: the deployment must install it.
@@ -48,6 +52,17 @@ var ErrNoBrowser = errors.New("render: chromium not found")
 // PDF prints the issue: A4, the classification marking in the header and the page number in the
 // footer of every page.
 func (p *Printer) PDF(ctx context.Context, is Issue) ([]byte, error) {
+	start := time.Now()
+	out, err := p.print(ctx, is)
+	if err != nil {
+		p.metrics.failures.Inc()
+		return nil, err
+	}
+	p.metrics.seconds.Observe(time.Since(start).Seconds())
+	return out, nil
+}
+
+func (p *Printer) print(ctx context.Context, is Issue) ([]byte, error) {
 	if _, err := os.Stat(p.opts.Chromium); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoBrowser, p.opts.Chromium)
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"infowork/render"
 )
@@ -144,3 +147,28 @@ func TestPDF(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestPDFMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	pr := render.NewPrinter(render.PDFOptions{Chromium: "/nonexistent/chromium", Registerer: reg})
+	if _, err := pr.PDF(context.Background(), sample()); !errors.Is(err, render.ErrNoBrowser) {
+		t.Fatalf("want ErrNoBrowser, got %v", err)
+	}
+	render.NewPrinter(render.PDFOptions{Registerer: reg}) // a second printer shares the series
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "infowork_render_pdf_failures_total" {
+			found = true
+			if v := mf.GetMetric()[0].GetCounter().GetValue(); v != 1 {
+				t.Errorf("failures = %v, want 1", v)
+			}
+		}
+	}
+	if !found {
+		t.Error("infowork_render_pdf_failures_total is not registered")
+	}
+}

@@ -34,7 +34,8 @@ func (a *App) periodicals() *periodical.Service {
 	defer periodicalMu.Unlock()
 	s, ok := periodicalSvc[a]
 	if !ok {
-		s = periodical.New(a.opts.DB, periodical.Options{Logger: a.opts.Logger})
+		s = periodical.New(a.opts.DB, periodical.Options{Logger: a.opts.Logger,
+			Printer: render.NewPrinter(render.PDFOptions{Registerer: a.opts.Registerer})})
 		periodicalSvc[a] = s
 	}
 	return s
