@@ -6,6 +6,7 @@ package webapp
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -548,7 +549,11 @@ type highlight struct {
 func highlights(d draft.Draft) []highlight {
 	rs := []rune(d.BodyText)
 	owner := make([]int64, len(rs))
-	for _, s := range d.Spans {
+	// Text several reports share (a notice they all quote) matches each of them; the longest
+	// span wins, because it runs on into the part only that report has.
+	spans := slices.Clone(d.Spans)
+	slices.SortStableFunc(spans, func(a, b draft.Span) int { return b.Runes() - a.Runes() })
+	for _, s := range spans {
 		for i := s.DstStart; i < s.DstEnd && i < len(rs); i++ {
 			if owner[i] == 0 {
 				owner[i] = s.SubmissionID

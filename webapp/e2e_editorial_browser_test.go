@@ -151,6 +151,7 @@ func TestEditorialPathBrowser(t *testing.T) {
 			t.Fatalf("similar panel lacks %q: %q", rr.title, sim)
 		}
 	}
+	b.Save("record-similar") // kept when INFOWORK_BROWSERTEST_ARTIFACTS is set
 	if strings.Contains(sim, "书画展") {
 		t.Fatalf("unrelated report shown as similar: %q", sim)
 	}
@@ -174,6 +175,7 @@ func TestEditorialPathBrowser(t *testing.T) {
 	if prov := b.Text(".provenance-text"); !strings.Contains(prov, "全市各地各部门连夜应对强降雨") {
 		t.Fatalf("provenance: %q", prov)
 	}
+	b.Save("draft-revision-2")
 	if marks := browsertest.Get(b, chromedp.Evaluate[int](`document.querySelectorAll('.provenance-text mark.src').length`)); marks < 3 {
 		t.Fatalf("%d provenance marks", marks)
 	}
