@@ -211,11 +211,16 @@ func (im *Importer) ImportReader(ctx context.Context, name string, r io.Reader, 
 				if replica == "" {
 					replica = d.Info.Attrs["replicaid"]
 				}
-				a, err := im.loadACL(ctx, replica)
-				if err != nil {
-					return err
+				// The ACL of this replica from an earlier export; a file that names no replica
+				// gets none (no guessing across databases).
+				if replica != "" {
+					a, err := im.loadACL(ctx, replica)
+					if err != nil {
+						return err
+					}
+					acl = a
 				}
-				acl, aclLoaded = a, true
+				aclLoaded = true
 			}
 			if db.ReplicaID == "" {
 				db.ReplicaID = d.Info.Attrs["replicaid"]
@@ -358,10 +363,13 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 		if exists {
 			later, same := newer(d, s)
 			switch {
-			case same && s.hash == srcHash && (s.archived || slices.Equal(s.readers, rd.Principals) ||
-				s.currentVersion != s.submissionVersion):
+			case same && s.hash == srcHash && (s.archived || slices.Equal(s.readers, rd.Principals)):
 				outcome = Unchanged
 				return nil
+			case same && s.hash == srcHash && s.currentVersion != s.submissionVersion:
+				outcome = Conflict
+				return im.conflict(ctx, tx, d, s, "both_changed",
+					fmt.Sprintf("readers changed in Notes (ACL or mapping), infowork record %d changed since the import", s.submissionID))
 			case same && s.hash == srcHash:
 				// The document did not change but the ACL did (a newer export, or names added to
 				// the mapping): only the readers list follows.
@@ -486,6 +494,9 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 		rep.explain(d.UNID, "文档已加密（$Seal）：导出时没有密钥，加密的域以原始数据保存，未解密，正文中没有这些内容")
 	} else if _, ok := d.Item("$SealData"); ok {
 		rep.explain(d.UNID, "文档已加密（$SealData）：导出时没有密钥，加密的域以原始数据保存，未解密，正文中没有这些内容")
+	}
+	if acl == nil {
+		rep.explain(d.UNID, "数据库 ACL 未知（导出中没有，也没有该副本先前导入的 ACL）：读者只按文档的读者/作者域")
 	}
 	if aclChanged {
 		rep.explain(d.UNID, "文档未变，ACL 或名称映射有变：读者名单已按新规则更新")

@@ -585,19 +585,28 @@ func TestACLChangeUpdatesReaders(t *testing.T) {
 	if _, readers := e.record(t, memoUNID); slices.Contains(readers, "user:wangwu") {
 		t.Fatalf("memo readers %v", readers)
 	}
-	// and a stale readers list in the database is a verification failure
+	// The cut-over check verifies every stored record; an opened readers list fails it.
+	all, err := e.im.VerifyAll(e.ctx)
+	if err != nil || !all.Passed || all.Total.Docs != 5 || all.Total.Verified != 5 {
+		t.Fatalf("verify all: %v %+v %+v", err, all.Total, all.Mismatches)
+	}
 	if _, err := e.db.Exec(e.ctx, `UPDATE submissions SET readers = '{}' WHERE source_ref = $1`, readersUNID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.Exec(e.ctx, `UPDATE notes_documents SET submission_version = (SELECT version FROM submissions WHERE source_ref = $1) + 1 WHERE unid = $1`, readersUNID); err != nil {
-		t.Fatal(err)
-	}
-	rep, err = e.im.Import(e.ctx, p)
+	all, err = e.im.VerifyAll(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Passed || len(rep.Mismatches) != 1 || !strings.Contains(rep.Mismatches[0].Reason, "读者名单") {
-		t.Fatalf("opened readers list not caught: %+v", rep.Mismatches)
+	if all.Passed || len(all.Mismatches) != 1 || !strings.Contains(all.Mismatches[0].Reason, "读者名单") {
+		t.Fatalf("opened readers list not caught: %+v", all.Mismatches)
+	}
+	// Changed in infowork as well: the readers change is a conflict to review, not overwritten.
+	if _, err := e.db.Exec(e.ctx, `UPDATE submissions SET readers = '{user:wangwu}', version = version + 1 WHERE source_ref = $1`, readersUNID); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = e.im.Import(e.ctx, p)
+	if err != nil || rep.Total.Conflicts != 1 || !rep.Passed {
+		t.Fatalf("%v %+v", err, rep.Total)
 	}
 }
 

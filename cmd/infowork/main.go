@@ -36,6 +36,7 @@ Commands:
   notes sync [--das URL --db PATH] [--drop DIR] [--interval 1m] [--reconcile 1h] [--once] [--metrics-addr ADDR]
              live sync during the cut-over (DAS credentials: INFOWORK_NOTES_DAS_USERNAME/_PASSWORD)
   notes mapping  print the default mapping file (edit it and pass --mapping)
+  notes verify [--mapping FILE] [--report FILE.json]  check every imported document again (cut-over)
   notes original UNID | notes review | notes resolve ID|UNID   kept original (audited); conflicts to review
   analyze [--mode index|query] TEXT…  print the tokens of TEXT (or standard input) as term, start, end
   bench      performance harness: generated corpus, load/freshness/search/HTTP/memory vs PG FTS

@@ -21,7 +21,7 @@ import (
 // notes mapping.
 func cmdNotes(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError{"notes: want 'notes import PATH…', 'notes sync', 'notes mapping', 'notes original UNID', 'notes review' or 'notes resolve ID|UNID'"}
+		return usageError{"notes: want 'notes import PATH…', 'notes sync', 'notes mapping', 'notes verify', 'notes original UNID', 'notes review' or 'notes resolve ID|UNID'"}
 	}
 	switch args[0] {
 	case "import":
@@ -33,6 +33,8 @@ func cmdNotes(ctx context.Context, args []string) error {
 		return err
 	case "original", "review", "resolve":
 		return cmdNotesReview(ctx, args[0], args[1:])
+	case "verify":
+		return cmdNotesVerify(ctx, args[1:])
 	}
 	return usageError{fmt.Sprintf("notes: unknown subcommand %q", args[0])}
 }
@@ -90,6 +92,46 @@ func cmdNotesImport(ctx context.Context, args []string) error {
 	}
 	if failed > 0 {
 		return errors.New("notes import: the verification report shows unexplained differences (see above)")
+	}
+	return nil
+}
+
+// cmdNotesVerify checks every imported document again (the final check at cut-over).
+func cmdNotesVerify(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("notes verify", flag.ContinueOnError)
+	mappingFile := fs.String("mapping", "", "the mapping file the records were imported with")
+	reportFile := fs.String("report", "", "also write the report as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{"notes verify takes no arguments besides its flags"}
+	}
+	m, err := loadMapping(*mappingFile)
+	if err != nil {
+		return err
+	}
+	cfg, db, log, err := setup(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	im, err := notes.NewImporter(notes.Options{DB: db, DataDir: cfg.DataDir, Mapping: m, Logger: log})
+	if err != nil {
+		return err
+	}
+	rep, err := im.VerifyAll(ctx)
+	rep.WriteText(os.Stdout)
+	if *reportFile != "" {
+		if werr := rep.WriteJSON(*reportFile); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.Passed {
+		return errors.New("notes verify: the report shows unexplained differences (see above)")
 	}
 	return nil
 }

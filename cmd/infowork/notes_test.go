@@ -86,6 +86,13 @@ func TestNotesCommands(t *testing.T) {
 		t.Fatalf("incremental export not applied: sequence %d, %v", seq, err)
 	}
 
+	if err := run(ctx, []string{"notes", "verify", "--report", reportFile}); err != nil {
+		t.Fatal(err)
+	}
+	if r3 := read(); !r3.Passed || r3.Total.Verified != r.Total.Docs {
+		t.Fatalf("verify: %+v", r3)
+	}
+
 	var ue usageError
 	if err := run(ctx, []string{"notes", "sync"}); err == nil || !errors.As(err, &ue) {
 		t.Fatalf("sync without a source: %v", err)

@@ -90,7 +90,7 @@ CREATE TABLE notes_sync_state (
 -- Verification reports of import runs and reconciliations (kept for the audit trail).
 CREATE TABLE notes_runs (
     id          bigserial PRIMARY KEY,
-    kind        text NOT NULL CHECK (kind IN ('import', 'sync')),
+    kind        text NOT NULL CHECK (kind IN ('import', 'sync', 'verify')),
     started_at  timestamptz NOT NULL,
     finished_at timestamptz NOT NULL DEFAULT now(),
     passed      boolean NOT NULL,
