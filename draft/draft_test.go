@@ -324,3 +324,45 @@ func TestDiffIsReadable(t *testing.T) {
 		t.Fatal("equal texts differ")
 	}
 }
+
+// TestAdoptionStopsAtALockedSourceAndResumes: a source locked by another editor refuses its
+// credit; the draft stays in editing with the credits already given; once the lock is gone,
+// adopting again credits the rest, each report exactly once.
+func TestAdoptionStopsAtALockedSourceAndResumes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ed := f.users["editor1"]
+	a := f.report(t, "rep_a", "东湖街道应对强降雨", bodyA)
+	b := f.report(t, "rep_b", "西湖街道启动防汛响应", bodyB)
+	d, err := f.svc.Create(ctx, ed, draft.CreateInput{SubmissionIDs: []int64{a, b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Exec(ctx, `UPDATE submissions SET lock_holder_id = $1, lock_expires_at = now() + interval '10 minutes' WHERE id = $2`,
+		f.users["editor2"].UserID, b); err != nil {
+		t.Fatal(err)
+	}
+	_, credits, err := f.svc.Adopt(ctx, ed, d.ID, d.Version, "")
+	var re *workflow.RefusedError
+	if !errors.As(err, &re) || re.Kind != workflow.RefusedLocked || len(credits) != 1 || credits[0].SubmissionID != a {
+		t.Fatalf("adopt with a locked source: %v %+v", err, credits)
+	}
+	if got, _ := f.svc.Get(ctx, ed, d.ID); got.State != draft.StateEditing {
+		t.Fatalf("draft state %s after a refused credit", got.State)
+	}
+	if _, err := f.db.Exec(ctx, `UPDATE submissions SET lock_holder_id = NULL, lock_expires_at = NULL WHERE id = $1`, b); err != nil {
+		t.Fatal(err)
+	}
+	adopted, credits, err := f.svc.Adopt(ctx, ed, d.ID, d.Version, "")
+	if err != nil || adopted.State != draft.StateAdopted || len(credits) != 2 {
+		t.Fatalf("adopt again: %v %s %+v", err, adopted.State, credits)
+	}
+	var n int
+	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM workflow_events WHERE transition = 'merge' AND submission_id = ANY($1::bigint[])`,
+		[]int64{a, b}).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d merge events (%v), want one per report", n, err)
+	}
+	if f.state(t, a) != "merged" || f.state(t, b) != "merged" {
+		t.Fatalf("states %s %s", f.state(t, a), f.state(t, b))
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"infowork/search"
 	"infowork/solicitation"
 	"infowork/submission"
+	"infowork/workflow"
 )
 
 func (a *App) drafts() *draft.Service               { return draft.New(a.opts.DB, a.opts.Workflow) }
@@ -31,6 +32,7 @@ func draftError(err error) error {
 	var dv *draft.ValidationError
 	var sv *solicitation.ValidationError
 	var ce *draft.ConflictError
+	var re *workflow.RefusedError
 	switch {
 	case errors.As(err, &ce):
 		return &httpError{status: fiber.StatusConflict, code: "version_conflict", message: ce.Error(),
@@ -39,6 +41,12 @@ func draftError(err error) error {
 		return &httpError{status: fiber.StatusUnprocessableEntity, code: "validation_failed", message: dv.Error(), fields: dv.Fields}
 	case errors.As(err, &sv):
 		return &httpError{status: fiber.StatusUnprocessableEntity, code: "validation_failed", message: sv.Error(), fields: sv.Fields}
+	case errors.As(err, &re):
+		// A credit refused by the workflow (say a source locked by another editor): the status
+		// and code of the refusal, the message naming the source.
+		if he, ok := workflowError(re).(*httpError); ok {
+			return &httpError{status: he.status, code: he.code, message: err.Error(), fields: he.fields}
+		}
 	}
 	return workflowError(err)
 }
