@@ -891,8 +891,20 @@ func (s *Service) credit(ctx context.Context, sub access.Subject, d Draft, src S
 			return 0, fmt.Errorf("来源信息 #%d（%s）：%w", src.SubmissionID, src.UnitName, err)
 		}
 		if next == code {
-			_, err := s.db.Exec(ctx, `INSERT INTO draft_credits (draft_id, submission_id, unit_id, kind, span_runes, event_id)
-				SELECT $1, s.id, s.unit_id, $3, $4, $5 FROM submissions s WHERE s.id = $2`, d.ID, src.SubmissionID, kind, src.SpanRunes, res.EventID)
+			// The transition authorized the credit; the report's unit is read under the bypass
+			// (under the application's role, row-level security would hide nothing here only
+			// if the transaction carried the editor's settings).
+			err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+				if err := access.SetBypass(ctx, tx); err != nil {
+					return err
+				}
+				tag, err := tx.Exec(ctx, `INSERT INTO draft_credits (draft_id, submission_id, unit_id, kind, span_runes, event_id)
+					SELECT $1, s.id, s.unit_id, $3, $4, $5 FROM submissions s WHERE s.id = $2`, d.ID, src.SubmissionID, kind, src.SpanRunes, res.EventID)
+				if err == nil && tag.RowsAffected() != 1 {
+					err = fmt.Errorf("report %d not found", src.SubmissionID)
+				}
+				return err
+			})
 			if err != nil {
 				return 0, fmt.Errorf("draft %d: record credit of %d: %w", d.ID, src.SubmissionID, err)
 			}
