@@ -114,7 +114,7 @@ func compute(ctx context.Context, db store.DB, p Period) (Table, error) {
 				AND l.occurred_at >= $1 AND l.occurred_at < $2), 0)::float8
 		FROM units u
 		LEFT JOIN scoring_events e ON e.unit_id = u.id AND e.occurred_at >= $1 AND e.occurred_at < $2 AND e.voided_at IS NULL
-		WHERE u.kind <> 'office' AND u.active_from < $2 AND (u.active_to IS NULL OR u.active_to >= $1::date)
+		WHERE u.kind <> 'office' AND (u.active_to IS NULL OR u.active_to >= $1::date)
 		GROUP BY u.id, u.code, u.name, u.district`, p.From, p.To)
 	if err != nil {
 		return Table{}, fmt.Errorf("scoring: league table %s: %w", p.Key, err)

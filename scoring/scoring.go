@@ -394,7 +394,7 @@ func (s *Service) CloseMonth(ctx context.Context, month string, now time.Time, b
 	}
 	rows, err := tx.Query(ctx, `SELECT u.id, (SELECT count(*) FROM submissions s WHERE s.unit_id = u.id
 			AND s.reported_at >= $1 AND s.reported_at < $2 AND s.state NOT IN ('draft', 'unit_approval') AND s.archived_at IS NULL)
-		FROM units u WHERE u.kind <> 'office' AND u.active_from < $2 AND (u.active_to IS NULL OR u.active_to >= $1::date)
+		FROM units u WHERE u.kind <> 'office' AND (u.active_to IS NULL OR u.active_to >= $1::date)
 		ORDER BY u.id`, start, end)
 	if err != nil {
 		return 0, fmt.Errorf("scoring: close month: %w", err)

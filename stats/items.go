@@ -130,9 +130,9 @@ func (s *Service) StateCounts(ctx context.Context, sub access.Subject, now time.
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
 	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT s.state, count(*),
-			count(*) FILTER (WHERE s.state IN ('submitted', 'in_review') AND $%[1]d - s.updated_at < interval '1 day'),
-			count(*) FILTER (WHERE s.state IN ('submitted', 'in_review') AND $%[1]d - s.updated_at BETWEEN interval '1 day' AND interval '3 days'),
-			count(*) FILTER (WHERE s.state IN ('submitted', 'in_review') AND $%[1]d - s.updated_at > interval '3 days')
+			count(*) FILTER (WHERE s.state IN ('submitted', 'in_review') AND $%[1]d - s.state_entered_at < interval '1 day'),
+			count(*) FILTER (WHERE s.state IN ('submitted', 'in_review') AND $%[1]d - s.state_entered_at BETWEEN interval '1 day' AND interval '3 days'),
+			count(*) FILTER (WHERE s.state IN ('submitted', 'in_review') AND $%[1]d - s.state_entered_at > interval '3 days')
 		FROM submissions s WHERE %[2]s AND s.archived_at IS NULL GROUP BY s.state`, len(args), pred), args...)
 	if err != nil {
 		return nil, [3]int{}, fmt.Errorf("stats: states: %w", err)
