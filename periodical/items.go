@@ -594,3 +594,70 @@ func (s *Service) Basket(ctx context.Context, sub access.Subject) ([]BasketEntry
 	}
 	return out, nil
 }
+
+// OrderSections sets this issue's order of sections (栏目), as the drag-and-drop list of
+// sections sends it: every named section of the issue once.
+func (s *Service) OrderSections(ctx context.Context, sub access.Subject, issueID int64, names []string) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		is, err := s.lockEditable(ctx, tx, sub, issueID, "调整栏目顺序")
+		if err != nil {
+			return err
+		}
+		return s.setSectionOrder(ctx, tx, is, names)
+	})
+	if err != nil {
+		return wrapKeep("order sections", issueID, err)
+	}
+	return nil
+}
+
+// MoveSection moves a section one place up (delta -1) or down (+1): the keyboard alternative.
+func (s *Service) MoveSection(ctx context.Context, sub access.Subject, issueID int64, name string, delta int) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		is, err := s.lockEditable(ctx, tx, sub, issueID, "调整栏目顺序")
+		if err != nil {
+			return err
+		}
+		names := namedSections(is)
+		i := slices.Index(names, name)
+		if i < 0 {
+			return &ValidationError{Fields: map[string]string{"section": fmt.Sprintf("栏目“%s”不属于本期", name)}}
+		}
+		if j := i + delta; j >= 0 && j < len(names) {
+			names[i], names[j] = names[j], names[i]
+		}
+		return s.setSectionOrder(ctx, tx, is, names)
+	})
+	if err != nil {
+		return wrapKeep("move section", issueID, err)
+	}
+	return nil
+}
+
+func namedSections(is Issue) []string {
+	var out []string
+	for _, n := range is.Sections() {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (s *Service) setSectionOrder(ctx context.Context, tx pgx.Tx, is Issue, names []string) error {
+	want := namedSections(is)
+	if len(names) != len(want) {
+		return &ValidationError{Fields: map[string]string{"sections": "栏目顺序与本期栏目不一致，请刷新页面后重试"}}
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !slices.Contains(want, n) || seen[n] {
+			return &ValidationError{Fields: map[string]string{"sections": "栏目顺序与本期栏目不一致，请刷新页面后重试"}}
+		}
+		seen[n] = true
+	}
+	if _, err := tx.Exec(ctx, `UPDATE periodical_issues SET section_order = $2 WHERE id = $1`, is.ID, names); err != nil {
+		return err
+	}
+	return s.touch(ctx, tx, is.ID)
+}

@@ -381,6 +381,7 @@ type Issue struct {
 	Classification label.Level
 	State          string
 	Revision       int
+	SectionOrder   []string // this issue's order of sections, empty: the periodical's
 	CreatedAt      time.Time
 	SignedAt       *time.Time
 	SentAt         *time.Time
@@ -403,8 +404,18 @@ func (i Issue) NumberText() string {
 // Sections returns the section names in display order: the periodical's, then any other used
 // by items (a section removed from the definition keeps its items visible), then "" last.
 func (i Issue) Sections() []string {
-	out := slices.Clone(i.Periodical.Sections)
-	hasEmpty := len(out) == 0
+	var out []string
+	for _, s := range i.SectionOrder { // the issue's own order first (names still in use)
+		if s != "" && (slices.Contains(i.Periodical.Sections, s) || slices.ContainsFunc(i.Items, func(it Item) bool { return it.Section == s })) {
+			out = append(out, s)
+		}
+	}
+	for _, s := range i.Periodical.Sections {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	hasEmpty := len(i.Periodical.Sections) == 0
 	for _, it := range i.Items {
 		if it.Section == "" {
 			hasEmpty = true
@@ -501,14 +512,14 @@ func nullID(id int64) *int64 {
 func issueObject(id int64) string { return "periodical_issue:" + strconv.FormatInt(id, 10) }
 
 const selectIssue = `SELECT i.id, i.periodical_id, i.year, i.year_number, i.total_number, i.title, i.issue_date, i.classification,
-	i.state, i.revision, i.created_at, i.signed_at, i.sent_at, i.archived_at, i.version
+	i.state, i.revision, i.section_order, i.created_at, i.signed_at, i.sent_at, i.archived_at, i.version
 	FROM periodical_issues i`
 
 func scanIssue(r pgx.CollectableRow) (Issue, error) {
 	var is Issue
 	var cl int16
 	err := r.Scan(&is.ID, &is.Periodical.ID, &is.Year, &is.YearNumber, &is.TotalNumber, &is.Title, &is.Date, &cl,
-		&is.State, &is.Revision, &is.CreatedAt, &is.SignedAt, &is.SentAt, &is.ArchivedAt, &is.Version)
+		&is.State, &is.Revision, &is.SectionOrder, &is.CreatedAt, &is.SignedAt, &is.SentAt, &is.ArchivedAt, &is.Version)
 	is.Classification = label.Level(cl)
 	return is, err
 }

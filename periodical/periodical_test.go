@@ -482,3 +482,41 @@ func TestSignWithoutBrowser(t *testing.T) {
 		t.Errorf("a failed sign-off left state %s and %d revisions", got.State, len(got.Revisions))
 	}
 }
+
+func TestSectionOrder(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.daily(t, "")
+	a := f.submit(t, f.reporterA, "快报一", "internal")
+	b := f.submit(t, f.reporterB, "动态一", "internal")
+	is, _ := f.svc.CreateIssue(ctx, f.editor, p.ID, periodical.IssueInput{}, "")
+	if _, err := f.svc.AddItems(ctx, f.editor, is.ID, []periodical.Ref{a}, "要情快报", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.AddItems(ctx, f.editor, is.ID, []periodical.Ref{b}, "基层动态", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.MoveSection(ctx, f.editor, is.ID, "基层动态", -1); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.svc.Issue(ctx, f.editor, is.ID)
+	if s := got.Sections(); len(s) != 2 || s[0] != "基层动态" || s[1] != "要情快报" {
+		t.Fatalf("sections after moving 基层动态 up: %v", s)
+	}
+	if err := f.svc.OrderSections(ctx, f.editor, is.ID, []string{"基层动态"}); err == nil {
+		t.Error("an order leaving a section out was accepted")
+	}
+	if err := f.svc.OrderSections(ctx, f.editor, is.ID, []string{"要情快报", "要情快报"}); err == nil {
+		t.Error("an order naming a section twice was accepted")
+	}
+	if _, err := f.svc.Sign(ctx, f.signer, is.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	snap, _, _, err := f.svc.Snapshot(ctx, f.signer, is.ID, 1)
+	if err != nil || snap.Sections[0].Name != "基层动态" || snap.Sections[0].Items[0].Title != "动态一" {
+		t.Fatalf("the signed snapshot keeps the issue's section order: %+v %v", snap.Sections, err)
+	}
+	if err := f.svc.MoveSection(ctx, f.editor, is.ID, "要情快报", -1); err == nil {
+		t.Error("a signed issue's sections were reordered")
+	}
+}

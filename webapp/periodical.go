@@ -349,6 +349,27 @@ func (a *App) issueOrder(c *fiber.Ctx) error {
 	return a.after(c, id, err, "ordered")
 }
 
+// issueSections takes the order of sections from the drag-and-drop list: section=NAME, repeated.
+func (a *App) issueSections(c *fiber.Ctx) error {
+	id := idParam(c, "id")
+	var names []string
+	for _, v := range c.Context().PostArgs().PeekMulti("section") {
+		names = append(names, string(v))
+	}
+	err := a.periodicals().OrderSections(c.UserContext(), sessionOf(c).User.Subject(), id, names)
+	return a.after(c, id, err, "ordered")
+}
+
+func (a *App) issueSectionMove(c *fiber.Ctx) error {
+	id := idParam(c, "id")
+	delta := 1
+	if c.FormValue("dir") == "up" {
+		delta = -1
+	}
+	err := a.periodicals().MoveSection(c.UserContext(), sessionOf(c).User.Subject(), id, c.FormValue("section"), delta)
+	return a.after(c, id, err, "ordered")
+}
+
 func (a *App) issueMove(c *fiber.Ctx) error {
 	id := idParam(c, "id")
 	delta := 1

@@ -201,6 +201,20 @@ func TestPeriodicalDailyInBrowser(t *testing.T) {
 	if got := titles(); strings.Join(got, ";") != strings.Join(wantOrder, ";") {
 		t.Fatalf("after drag and drop: %v, want %v", got, wantOrder)
 	}
+	// Drag and drop of a section: 基层动态 before 要情快报 (this issue only).
+	b.Do(chromedp.DragAndDrop(chromedp.CSS(`section[data-section="基层动态"] .section-handle`), chromedp.CSS(`section[data-section="要情快报"] h3`)),
+		chromedp.WaitReady(chromedp.CSS(`#issue[data-saved="1"]`)))
+	b.Do(chromedp.Navigate(fmt.Sprintf("%s/issues/%d", s.Base, issueID)), chromedp.WaitVisible(chromedp.CSS(`li.issue-item`)))
+	wantOrder = []string{"基层动态|西湖街道老旧小区加装电梯", "要情快报|东湖街道老旧小区改造加快推进", "要情快报|市住建局老旧小区燃气管网排查", "要情快报|全市老旧小区改造综合情况"}
+	if got := titles(); strings.Join(got, ";") != strings.Join(wantOrder, ";") {
+		t.Fatalf("after dragging a section: %v, want %v", got, wantOrder)
+	}
+	// And back with the keyboard button 「栏目下移」.
+	b.Do(chromedp.Focus(chromedp.CSS(`button[aria-label="栏目下移：基层动态"]`)), chromedp.KeyEvent("\r"), flashSays("顺序已保存"))
+	wantOrder = []string{"要情快报|东湖街道老旧小区改造加快推进", "要情快报|市住建局老旧小区燃气管网排查", "要情快报|全市老旧小区改造综合情况", "基层动态|西湖街道老旧小区加装电梯"}
+	if got := titles(); strings.Join(got, ";") != strings.Join(wantOrder, ";") {
+		t.Fatalf("after 栏目下移: %v, want %v", got, wantOrder)
+	}
 	// Editor's note on the first item.
 	b.Do(chromedp.SendKeys(chromedp.CSS(`li.issue-item:first-child textarea[name=note]`), "东湖街道的做法值得各区借鉴。"),
 		chromedp.Click(chromedp.CSS(`li.issue-item:first-child .note-form button`)), flashSays("编者按已保存"))

@@ -11,6 +11,8 @@ func (a *App) periodicalRoutes(f *fiber.App, api fiber.Router) {
 	f.Post("/issues/:id<int>/items", requireLogin, a.issueAddItems)
 	f.Post("/issues/:id<int>/seed", requireLogin, a.issueSeed)
 	f.Post("/issues/:id<int>/order", requireLogin, a.issueOrder)
+	f.Post("/issues/:id<int>/sections", requireLogin, a.issueSections)
+	f.Post("/issues/:id<int>/sections/move", requireLogin, a.issueSectionMove)
 	f.Post("/issues/:id<int>/items/:item<int>/move", requireLogin, a.issueMove)
 	f.Post("/issues/:id<int>/items/:item<int>/note", requireLogin, a.issueNote)
 	f.Post("/issues/:id<int>/items/:item<int>/remove", requireLogin, a.issueRemove)

@@ -48,6 +48,8 @@ CREATE TABLE periodical_issues (
     -- draft → signed → sent → archived; signed/sent → correcting → signed (new revision); draft → void.
     state          text NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'signed', 'sent', 'archived', 'correcting', 'void')),
     revision       integer NOT NULL DEFAULT 1,
+    -- This issue's order of sections (栏目), when the editor changed it; else the periodical's.
+    section_order  text[] NOT NULL DEFAULT '{}' CHECK (array_position(section_order, NULL) IS NULL),
     unit_id        bigint REFERENCES units (id),
     created_by     bigint REFERENCES users (id),
     created_at     timestamptz NOT NULL DEFAULT now(),
