@@ -71,9 +71,9 @@ func TestSanitizeWPSClipboard(t *testing.T) {
 
 func TestSanitizeImages(t *testing.T) {
 	for in, want := range map[string]string{
-		`<p><img src="/attachments/12/preview" alt="街道排查现场"></p>`:  `<p><img src="/attachments/12/preview" alt="街道排查现场"/></p>`,
-		`<p>a<img src="https://evil.example/x.png">b</p>`:           `<p>ab</p>`,
-		`<p>a<img src="data:image/png;base64,AAAA">b</p>`:           `<p>ab</p>`,
+		`<p><img src="/attachments/12/preview" alt="街道排查现场"></p>`:    `<p><img src="/attachments/12/preview" alt="街道排查现场"/></p>`,
+		`<p>a<img src="https://evil.example/x.png">b</p>`:            `<p>ab</p>`,
+		`<p>a<img src="data:image/png;base64,AAAA">b</p>`:            `<p>ab</p>`,
 		`<p>a<img src="/attachments/12/preview" onerror="x()">b</p>`: `<p>a<img src="/attachments/12/preview"/>b</p>`,
 	} {
 		if got := submission.SanitizeHTML(in); got != want {
