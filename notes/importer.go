@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -295,7 +294,7 @@ type stored struct {
 	submissionID      int64
 	submissionVersion int64
 	currentVersion    int64
-	readers           []string
+	recordHash        string
 	archived          bool
 }
 
@@ -311,6 +310,14 @@ func newer(d *Document, s stored) (bool, bool) {
 		return dm.After(sm), dm.Equal(sm)
 	}
 	return d.Sequence > s.sequence, d.Sequence == s.sequence
+}
+
+// recordHash identifies what a document maps to (fields, readers), so a changed mapping or ACL
+// re-derives records whose documents did not change.
+func recordHash(r submission.LegacyRecord) string {
+	b, _ := json.Marshal(r)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // ImportDocument writes one document in one transaction: blobs first (content-addressed, so a
@@ -345,45 +352,54 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 	rec := im.mapping.Map(d)
 	rd := ComputeReaders(acl, d, im.mapping)
 	outcome := ""
-	aclChanged := false
+	rederived := false
+	unitFallback := ""
 	err := pgx.BeginFunc(ctx, im.db, func(tx pgx.Tx) error {
-		outcome, aclChanged = "", false
+		outcome, rederived, unitFallback = "", false, ""
 		if err := access.SetBypass(ctx, tx); err != nil {
 			return err
 		}
 		var s stored
 		err := tx.QueryRow(ctx, `SELECT n.sequence, n.modified, n.canonical_hash, n.submission_id, n.submission_version, s.version,
-				s.readers, s.archived_at IS NOT NULL
+				n.record_hash, s.archived_at IS NOT NULL
 			FROM notes_documents n JOIN submissions s ON s.id = n.submission_id WHERE n.unid = $1 FOR UPDATE OF n`, d.UNID).
-			Scan(&s.sequence, &s.modified, &s.hash, &s.submissionID, &s.submissionVersion, &s.currentVersion, &s.readers, &s.archived)
+			Scan(&s.sequence, &s.modified, &s.hash, &s.submissionID, &s.submissionVersion, &s.currentVersion, &s.recordHash, &s.archived)
 		exists := err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("notes: %s: %w", d.UNID, err)
 		}
+		unit := rec.UnitCode
+		if unit != "" {
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units WHERE code = $1)`, unit).Scan(&ok); err != nil {
+				return err
+			}
+			if !ok {
+				unitFallback = unit
+				unit = ""
+			}
+		}
+		if unit == "" {
+			unit = im.mapping.DefaultUnit
+		}
+		lr := submission.LegacyRecord{Source: "notes", SourceRef: d.UNID, UnitCode: unit, Title: rec.Title,
+			BodyHTML: rec.BodyHTML, CategoryCode: rec.CategoryCode, Urgency: rec.Urgency, Classification: rec.Classification,
+			Readers: rd.Principals, WriterName: rec.WriterName, ReportedAt: rec.ReportedAt}
+		recHash := recordHash(lr)
 		if exists {
 			later, same := newer(d, s)
 			switch {
-			case same && s.hash == srcHash && (s.archived || slices.Equal(s.readers, rd.Principals)):
+			case same && s.hash == srcHash && (s.archived || s.recordHash == recHash):
 				outcome = Unchanged
 				return nil
 			case same && s.hash == srcHash && s.currentVersion != s.submissionVersion:
 				outcome = Conflict
 				return im.conflict(ctx, tx, d, s, "both_changed",
-					fmt.Sprintf("readers changed in Notes (ACL or mapping), infowork record %d changed since the import", s.submissionID))
+					fmt.Sprintf("the mapping or the ACL gives record %d other fields or readers, and infowork changed it since the import", s.submissionID))
 			case same && s.hash == srcHash:
-				// The document did not change but the ACL did (a newer export, or names added to
-				// the mapping): only the readers list follows.
-				v, err := submission.SetLegacyReadersTx(ctx, tx, s.submissionID, rd.Principals)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, `UPDATE notes_documents SET submission_version = $2, acl_from = $3, updated_at = now()
-					WHERE unid = $1`, d.UNID, v, aclFrom(acl)); err != nil {
-					return fmt.Errorf("notes: %s: %w", d.UNID, err)
-				}
-				outcome = Updated
-				aclChanged = true
-				return nil
+				// The document did not change but what it maps to did (a newer ACL, names or
+				// fields added to the mapping): the record is derived again.
+				rederived = true
 			case same:
 				outcome = Conflict
 				return im.conflict(ctx, tx, d, s, "same_sequence_differs", "same sequence, different content")
@@ -396,23 +412,6 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 					fmt.Sprintf("infowork record %d changed (version %d → %d) since the last import", s.submissionID, s.submissionVersion, s.currentVersion))
 			}
 		}
-		unit := rec.UnitCode
-		if unit != "" {
-			var ok bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units WHERE code = $1)`, unit).Scan(&ok); err != nil {
-				return err
-			}
-			if !ok {
-				rep.explain(d.UNID, fmt.Sprintf("单位 %q 不存在，记入默认单位 %s", unit, im.mapping.DefaultUnit))
-				unit = ""
-			}
-		}
-		if unit == "" {
-			unit = im.mapping.DefaultUnit
-		}
-		lr := submission.LegacyRecord{Source: "notes", SourceRef: d.UNID, UnitCode: unit, Title: rec.Title,
-			BodyHTML: rec.BodyHTML, CategoryCode: rec.CategoryCode, Urgency: rec.Urgency, Classification: rec.Classification,
-			Readers: rd.Principals, WriterName: rec.WriterName, ReportedAt: rec.ReportedAt}
 		id, version, err := submission.SaveLegacyTx(ctx, tx, s.submissionID, lr)
 		if errors.Is(err, submission.ErrUnknownUnit) {
 			return fmt.Errorf("notes: the default unit %q does not exist (create it with 'infowork unit create --code %s --name …' or set default_unit in the mapping file)", unit, unit)
@@ -439,17 +438,17 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 		info, _ := json.Marshal(d.Info)
 		_, err = tx.Exec(ctx, `INSERT INTO notes_documents (unid, unid_synthetic, replica_id, database_path, form, note_class,
 				sequence, modified, parent_unid, conflict, review_needed, items, noteinfo, dxl_sha256, canonical_hash, source,
-				submission_id, submission_version, acl_from)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+				submission_id, submission_version, acl_from, record_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 			ON CONFLICT (unid) DO UPDATE SET replica_id = EXCLUDED.replica_id, database_path = EXCLUDED.database_path,
 				form = EXCLUDED.form, sequence = EXCLUDED.sequence, modified = EXCLUDED.modified,
 				parent_unid = EXCLUDED.parent_unid, conflict = EXCLUDED.conflict,
 				review_needed = notes_documents.review_needed OR EXCLUDED.review_needed, items = EXCLUDED.items,
 				noteinfo = EXCLUDED.noteinfo, dxl_sha256 = EXCLUDED.dxl_sha256, canonical_hash = EXCLUDED.canonical_hash,
 				source = EXCLUDED.source, submission_version = EXCLUDED.submission_version, acl_from = EXCLUDED.acl_from,
-				updated_at = now(), deleted_at = NULL`,
+				record_hash = EXCLUDED.record_hash, updated_at = now(), deleted_at = NULL`,
 			d.UNID, d.Synthetic, db.ReplicaID, db.Path, d.Form, d.Class, d.Sequence, d.Info.NoteInfo["modified"], d.Parent,
-			d.Conflict, items, info, rawSHA, srcHash, source, id, version, aclFrom(acl))
+			d.Conflict, items, info, rawSHA, srcHash, source, id, version, aclFrom(acl), recHash)
 		if err != nil {
 			return fmt.Errorf("notes: %s: save: %w", d.UNID, err)
 		}
@@ -498,8 +497,11 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 	if acl == nil {
 		rep.explain(d.UNID, "数据库 ACL 未知（导出中没有，也没有该副本先前导入的 ACL）：读者只按文档的读者/作者域")
 	}
-	if aclChanged {
-		rep.explain(d.UNID, "文档未变，ACL 或名称映射有变：读者名单已按新规则更新")
+	if rederived {
+		rep.explain(d.UNID, "文档未变，映射文件或 ACL 有变：记录已按新规则重新生成")
+	}
+	if unitFallback != "" && (outcome == Created || outcome == Updated) {
+		rep.explain(d.UNID, fmt.Sprintf("单位 %q 不存在，记入默认单位 %s", unitFallback, im.mapping.DefaultUnit))
 	}
 	if d.Conflict {
 		rep.explain(d.UNID, "复制/保存冲突文档：作为关联版本导入（父文档 "+d.Parent+"），已标记待审核")

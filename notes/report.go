@@ -264,6 +264,9 @@ func (im *Importer) Verify(ctx context.Context, rep *Report) error {
 				rep.mismatch(ReportEntry{UNID: sd.unid, Form: sd.form, Reason: reason, Source: sd.hash, Target: th})
 				continue
 			}
+			if t.localEdit {
+				rep.explain(sd.unid, "记录导入后已在 infowork 中修改：核对了 Notes 数据（域、原文、附件），标题与读者以 infowork 为准")
+			}
 			fs.Verified++
 		}
 	}
@@ -324,6 +327,7 @@ type target struct {
 	source     string
 	aclFrom    string
 	archived   bool
+	localEdit  bool // infowork changed the record since the import: its fields are its own now
 	files      map[int]ReportFile
 }
 
@@ -338,7 +342,7 @@ func (im *Importer) load(ctx context.Context, unids []string) (map[string]*targe
 	}
 	rows, err := tx.Query(ctx, `SELECT n.unid, n.unid_synthetic, n.sequence, n.note_class, n.form, COALESCE(n.parent_unid, ''),
 			n.conflict, n.items, n.noteinfo, n.canonical_hash, COALESCE(n.dxl_sha256, ''), s.title, s.readers, n.replica_id, n.source,
-			COALESCE(n.acl_from, ''), s.archived_at IS NOT NULL
+			COALESCE(n.acl_from, ''), s.archived_at IS NOT NULL, s.version <> n.submission_version
 		FROM notes_documents n JOIN submissions s ON s.id = n.submission_id WHERE n.unid = ANY($1)`, unids)
 	if err != nil {
 		return nil, fmt.Errorf("notes: verify: %w", err)
@@ -349,7 +353,7 @@ func (im *Importer) load(ctx context.Context, unids []string) (map[string]*targe
 		var items, info []byte
 		d := t.doc
 		if err := rows.Scan(&d.UNID, &d.Synthetic, &d.Sequence, &d.Class, &d.Form, &d.Parent, &d.Conflict, &items, &info,
-			&t.storedHash, &t.dxlSHA, &t.title, &t.readers, &t.replica, &t.source, &t.aclFrom, &t.archived); err != nil {
+			&t.storedHash, &t.dxlSHA, &t.title, &t.readers, &t.replica, &t.source, &t.aclFrom, &t.archived, &t.localEdit); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("notes: verify: %w", err)
 		}
@@ -421,6 +425,9 @@ func (im *Importer) checkTarget(t *target, acl *ACL) string {
 		if _, err := im.readBlob(f.SHA256); err != nil {
 			return fmt.Sprintf("附件 %q：%v", f.Name, err)
 		}
+	}
+	if t.localEdit {
+		return "" // the Notes data above is checked; the record's fields are infowork's now
 	}
 	rec := im.mapping.Map(t.doc)
 	if strings.Join(strings.Fields(rec.Title), " ") != t.title {

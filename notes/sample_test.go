@@ -16,6 +16,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"infowork/access"
+	"infowork/internal/testenv"
 	"infowork/label"
 	"infowork/notes"
 	"infowork/store"
@@ -600,13 +601,31 @@ func TestACLChangeUpdatesReaders(t *testing.T) {
 	if all.Passed || len(all.Mismatches) != 1 || !strings.Contains(all.Mismatches[0].Reason, "读者名单") {
 		t.Fatalf("opened readers list not caught: %+v", all.Mismatches)
 	}
-	// Changed in infowork as well: the readers change is a conflict to review, not overwritten.
+	// Changed in infowork since the import (a later edit): a re-import leaves the record alone
+	// and verification checks the Notes data only, saying so.
 	if _, err := e.db.Exec(e.ctx, `UPDATE submissions SET readers = '{user:wangwu}', version = version + 1 WHERE source_ref = $1`, readersUNID); err != nil {
 		t.Fatal(err)
 	}
 	rep, err = e.im.Import(e.ctx, p)
-	if err != nil || rep.Total.Conflicts != 1 || !rep.Passed {
-		t.Fatalf("%v %+v", err, rep.Total)
+	if err != nil || rep.Total.Unchanged != 5 || !rep.Passed {
+		t.Fatalf("%v %+v %+v", err, rep.Total, rep.Mismatches)
+	}
+	if n := e.count(t, `SELECT count(*) FROM submissions WHERE source_ref = $1 AND readers = '{user:wangwu}'`, readersUNID); n != 1 {
+		t.Fatal("infowork's edit overwritten")
+	}
+	// A changed mapping re-derives the records whose documents did not change.
+	m := testMapping(t)
+	m.Urgencies["特急"] = "urgent"
+	im2, err := notes.NewImporter(notes.Options{DB: e.db, DataDir: e.dir, Mapping: m, Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = im2.Import(e.ctx, p)
+	if err != nil || !rep.Passed || rep.Total.Updated != 1 {
+		t.Fatalf("%v %+v %+v", err, rep.Total, rep.Mismatches)
+	}
+	if s, _ := e.record(t, mainUNID); s.Urgency != "urgent" {
+		t.Fatalf("urgency %s", s.Urgency)
 	}
 }
 

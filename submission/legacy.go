@@ -146,18 +146,3 @@ func ArchiveLegacyTx(ctx context.Context, tx pgx.Tx, id int64) (int64, error) {
 	}
 	return v, outbox.Enqueue(ctx, tx, Entity, id)
 }
-
-// SetLegacyReadersTx replaces the readers list of a legacy record (the source's access rules
-// changed, not its content), bumping the version, and enqueues it. It returns the new version.
-func SetLegacyReadersTx(ctx context.Context, tx pgx.Tx, id int64, readers []string) (int64, error) {
-	if readers == nil {
-		readers = []string{}
-	}
-	var v int64
-	err := tx.QueryRow(ctx, `UPDATE submissions SET readers = $2, version = version + 1, updated_at = now()
-		WHERE id = $1 RETURNING version`, id, readers).Scan(&v)
-	if err != nil {
-		return 0, fmt.Errorf("submission: legacy %d: set readers: %w", id, err)
-	}
-	return v, outbox.Enqueue(ctx, tx, Entity, id)
-}

@@ -27,6 +27,8 @@ CREATE TABLE notes_documents (
     canonical_hash     text NOT NULL CHECK (canonical_hash ~ '^[0-9a-f]{64}$'),
     source             text NOT NULL DEFAULT 'dxl' CHECK (source IN ('dxl', 'das')),
     acl_from           text,         -- notes_databases key of the ACL the readers came from
+    -- SHA-256 of the mapped record (fields and readers): a changed mapping or ACL re-derives it
+    record_hash        text NOT NULL DEFAULT '',
     submission_id      bigint NOT NULL REFERENCES submissions (id),
     -- the submissions.version this import wrote: a different version means infowork changed the
     -- record since, and a later Notes change is reported as a conflict instead of overwriting it
