@@ -46,6 +46,7 @@ Commands:
   notify [--once] [--interval 30s]  deliver notifications to users' e-mail/webhook/SMS channels
              (INFOWORK_SMTP_ADDR, _FROM, _USERNAME, _PASSWORD; INFOWORK_NOTIFY_WEBHOOK_SECRET; INFOWORK_BASE_URL)
   notify channel --username U --kind email|webhook|sms --address A  set (empty: remove) a user's channel
+  solicitations refresh  record late and missing answers to solicitations (约稿) for scoring (run from cron)
   version
 
 Configuration (environment): INFOWORK_DATABASE_URL, INFOWORK_HTTP_ADDR (127.0.0.1:8080),
@@ -131,6 +132,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdExtract(rest)
 	case "notify":
 		return cmdNotify(ctx, rest)
+	case "solicitations":
+		return cmdSolicitations(ctx, rest)
 	case "version":
 		fmt.Println("infowork", version)
 		return nil
