@@ -519,4 +519,18 @@ func TestSectionOrder(t *testing.T) {
 	if err := f.svc.MoveSection(ctx, f.editor, is.ID, "要情快报", -1); err == nil {
 		t.Error("a signed issue's sections were reordered")
 	}
+	// The same report may also appear in a special issue (专刊).
+	sp, err := f.svc.CreatePeriodical(ctx, f.editor, periodical.PeriodicalInput{Code: "zb", Name: "专报", Kind: "special", ParentCode: "mryq",
+		Classification: label.Internal, Distribution: []string{"市委主要领导"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spIssue, _ := f.svc.CreateIssue(ctx, f.editor, sp.ID, periodical.IssueInput{Title: "防汛专题"}, "")
+	if _, err := f.svc.AddItems(ctx, f.editor, spIssue.ID, []periodical.Ref{a}, "", ""); err != nil {
+		t.Fatalf("a report of a regular issue in a special issue: %v", err)
+	}
+	pl, _ := f.svc.Placements(ctx, []periodical.Ref{a}, 3)
+	if len(pl[a]) != 2 {
+		t.Errorf("placements of a report in two issues: %+v", pl[a])
+	}
 }
