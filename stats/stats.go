@@ -318,18 +318,3 @@ func (s *Service) EngineCounts(ctx context.Context, sub access.Subject, dim stri
 	}
 	return out, res.Total, nil
 }
-
-// Histogram counts records per day, month or year from the engine (the dashboards' trend
-// lines), within sub's scope.
-func (s *Service) Histogram(ctx context.Context, sub access.Subject, interval string, f Filter) ([]search.FacetValue, error) {
-	q := search.Query{Units: f.Units, Districts: f.Districts, Categories: f.Categories, From: f.From, Size: 1,
-		DateHistogram: interval, Scope: access.Scope(sub)}
-	if !f.To.IsZero() {
-		q.To = f.To.Add(-time.Nanosecond)
-	}
-	res, err := s.engine.Search(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("stats: histogram: %w", err)
-	}
-	return res.Histogram, nil
-}

@@ -2,6 +2,7 @@ package webapp
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/url"
@@ -123,7 +124,7 @@ func (a *App) statsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.stats.stats.Table(c.UserContext(), u.Subject(), sf.Dim, sf.Filter)
+	t, degraded, err := a.statsTable(c, sf)
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func (a *App) statsPage(c *fiber.Ctx) error {
 		chart.Values = append(chart.Values, []float64{float64(l.Submitted), float64(l.Adopted), float64(l.Merged)})
 	}
 	exportParams := sf.period(url.Values{"dim": {sf.Dim}}).Encode()
-	return a.render(c, fiber.StatusOK, "stats", page{Title: "信息统计", Nav: "statistics", Data: fiber.Map{
+	return a.render(c, fiber.StatusOK, "stats", page{Title: "信息统计", Nav: "statistics", Degrade: degraded, Data: fiber.Map{
 		"F": sf, "Rows": rows, "Total": t.Total, "TotalLevels": totalLevels, "Dims": stats.Dimensions, "LeaderLevels": scoring.LeaderLevels,
 		"Chart": chart, "ExportParams": exportParams, "CanExport": a.stats.export != nil}})
 }
@@ -190,6 +191,33 @@ func (a *App) statsItems(c *fiber.Ctx) error {
 	return a.render(c, fiber.StatusOK, "stats_items", page{Title: "统计明细", Nav: "statistics", Data: fiber.Map{
 		"F": sf, "Key": orDash(key), "Which": stats.WhichName(which), "Page": p, "Pages": pages, "Base": base,
 		"Back": "/statistics?" + sf.period(url.Values{"dim": {sf.Dim}}).Encode()}})
+}
+
+// statsTable answers the workflow questions from the database and the document question (how
+// many records per value) from the engine's facets, which count the same records (stats tests
+// check that they agree); when the engine is unavailable the database's counts stand and the
+// page says search is degraded.
+func (a *App) statsTable(c *fiber.Ctx, sf statsFilter) (stats.Table, bool, error) {
+	sub := sessionOf(c).User.Subject()
+	t, err := a.stats.stats.Table(c.UserContext(), sub, sf.Dim, sf.Filter)
+	if err != nil {
+		return t, false, err
+	}
+	counts, _, err := a.stats.stats.EngineCounts(c.UserContext(), sub, sf.Dim, sf.Filter)
+	if errors.Is(err, search.ErrUnavailable) {
+		return t, true, nil
+	}
+	if err != nil {
+		return t, false, err
+	}
+	t.Total.Records = 0
+	for i := range t.Lines {
+		if n, ok := counts[t.Lines[i].Key]; ok && t.Lines[i].Key != "" {
+			t.Lines[i].Records = n
+		}
+		t.Total.Records += t.Lines[i].Records
+	}
+	return t, false, nil
 }
 
 // lineJSON is a statistics line in the API.
@@ -228,7 +256,7 @@ func (a *App) apiStatistics(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.stats.stats.Table(c.UserContext(), u.Subject(), sf.Dim, sf.Filter)
+	t, _, err := a.statsTable(c, sf)
 	if err != nil {
 		return err
 	}
