@@ -72,6 +72,7 @@ type recorder struct {
 	base int64  // offset of buf[0]
 	buf  []byte // bytes since base
 	on   bool
+	last byte // the last byte read, recorded or not
 }
 
 func (r *recorder) ReadByte() (byte, error) {
@@ -80,6 +81,7 @@ func (r *recorder) ReadByte() (byte, error) {
 		return b, err
 	}
 	r.pos++
+	r.last = b
 	if r.on {
 		r.buf = append(r.buf, b)
 	}
@@ -101,18 +103,15 @@ func (r *recorder) Read(p []byte) (int, error) {
 // mark starts recording at absolute offset at (which is at most one byte behind pos: the
 // decoder holds back at most one byte).
 func (r *recorder) mark(at int64) {
-	keep := r.pos - at
-	if keep > 0 && int64(len(r.buf)) >= keep {
-		r.buf = append(r.buf[:0], r.buf[int64(len(r.buf))-keep:]...)
-	} else {
-		r.buf = r.buf[:0]
-		keep = 0
-	}
-	r.base = r.pos - keep
-	r.on = true
 	if cap(r.buf) > 1<<20 { // do not keep a huge buffer from a large document
-		r.buf = append([]byte(nil), r.buf...)
+		r.buf = nil
 	}
+	r.buf = r.buf[:0]
+	if r.pos-at == 1 { // the byte the decoder holds back belongs to what comes next
+		r.buf = append(r.buf, r.last)
+	}
+	r.base = r.pos - int64(len(r.buf))
+	r.on = true
 }
 
 func (r *recorder) slice(from, to int64) []byte {
