@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -460,4 +462,75 @@ func TestSolicitationsAPIAndForm(t *testing.T) {
 	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), "按时报送") || !strings.Contains(string(page.Body), "待报送") {
 		t.Fatalf("solicitation page: %s", page)
 	}
+}
+
+// TestEditorialSchemasMatchResponses compares the documented schemas of this file's endpoints
+// with live responses (the shared OpenAPI test covers the routes).
+func TestEditorialSchemasMatchResponses(t *testing.T) {
+	t.Parallel()
+	keys, _ := readYAMLKeys(t, "../docs/openapi.yaml")
+	s := newStack(t, stackOptions{})
+	editorialEditor2(t, s)
+	check := func(schema string, obj map[string]any) {
+		t.Helper()
+		var got []string
+		for k := range obj {
+			got = append(got, k)
+		}
+		sort.Strings(got)
+		want := keys.children("components/schemas/" + schema + "/properties")
+		if !slices.Equal(got, want) {
+			t.Errorf("schema %s documents %v; the response has %v", schema, want, got)
+		}
+	}
+	first := func(v any) map[string]any {
+		t.Helper()
+		l, _ := v.([]any)
+		if len(l) == 0 {
+			t.Fatalf("empty list %v", v)
+		}
+		return l[0].(map[string]any)
+	}
+	ed := s.token(t, "editor1")
+	var ids []int64
+	for _, rr := range rainReports[:2] {
+		r := s.api(t, "POST", "/api/v1/submissions", s.token(t, rr.reporter), map[string]any{"title": rr.title, "body": rr.body,
+			"writer_name": "张三", "writer_phone": "13812345678"})
+		ids = append(ids, num(r.JSON(t)["id"]))
+	}
+	sim := s.api(t, "GET", fmt.Sprintf("/api/v1/submissions/%d/similar", ids[0]), ed, nil).JSON(t)
+	check("SimilarList", sim)
+	check("SimilarMatch", first(sim["items"]))
+	check("SimilarTextList", s.api(t, "POST", "/api/v1/submissions/similar", ed, map[string]any{"body": rainReports[0].body}).JSON(t))
+	hints := s.api(t, "GET", fmt.Sprintf("/api/v1/submissions/similar?ids=%d", ids[0]), ed, nil).JSON(t)
+	check("SimilarHints", hints)
+	check("SimilarList", first(hints["hints"]))
+	check("CleanHTML", s.api(t, "POST", "/api/v1/submissions/clean-html", ed, map[string]any{"html": "<p class=MsoNormal>x</p>"}).JSON(t))
+
+	d := s.api(t, "POST", "/api/v1/drafts", ed, map[string]any{"submissions": ids}).JSON(t)
+	check("Draft", d)
+	check("DraftSource", first(d["sources"]))
+	check("DraftSpan", first(d["spans"]))
+	path := fmt.Sprintf("/api/v1/drafts/%d", num(d["id"]))
+	saved := s.api(t, "PUT", path, ed, map[string]any{"title": "合稿", "body_html": "<p>" + rainReports[0].body + "</p>", "version": num(d["version"]), "base_revision": 1}).JSON(t)
+	conflict := s.api(t, "PUT", path, s.token(t, "editor2"), map[string]any{"title": "x", "body_html": "<p>x</p>", "version": num(d["version"]), "base_revision": 1}).JSON(t)
+	check("DraftConflict", conflict)
+	check("ErrorBody", conflict["error"].(map[string]any))
+	check("DiffOp", first(conflict["changes"]))
+	revs := s.api(t, "GET", path+"/revisions", ed, nil).JSON(t)
+	check("DraftRevisionList", revs)
+	rev := s.api(t, "GET", path+"/revisions/2", ed, nil).JSON(t)
+	check("DraftRevision", rev)
+	list := s.api(t, "GET", "/api/v1/drafts", ed, nil).JSON(t)
+	check("DraftList", list)
+	adopted := s.api(t, "POST", path+"/adopt", ed, map[string]any{"version": num(saved["version"])}).JSON(t)
+	check("DraftCredit", first(adopted["credits"]))
+	delete(adopted, "credits")
+	check("Draft", adopted)
+
+	deadline := time.Now().Add(time.Hour).Format(time.RFC3339)
+	so := s.api(t, "POST", "/api/v1/solicitations", ed, map[string]any{"topic": "防汛", "deadline": deadline, "units": []string{"Z101"}}).JSON(t)
+	check("Solicitation", so)
+	check("SolicitationTarget", first(so["targets"]))
+	check("SolicitationList", s.api(t, "GET", "/api/v1/solicitations", ed, nil).JSON(t))
 }
