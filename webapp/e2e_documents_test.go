@@ -103,7 +103,10 @@ func TestDocumentsFoundBySentence(t *testing.T) {
 	pdf := extracttest.TextPDF(t, pdfSentence+"。")
 	scan := extracttest.Scan(t, scanSentence+"。", "请于本月底前报告进展。")
 	ids := map[string]int64{}
-	for _, f := range []struct{ name, caption string; data []byte }{
+	for _, f := range []struct {
+		name, caption string
+		data          []byte
+	}{
 		{"汛期演练.docx", "汛期演练情况报告", docx},
 		{"群众来信.pdf", "群众来信摘录", pdf},
 		{"领导批示扫描件.jpg", "区长对加装电梯问题的批示", scan},
@@ -260,7 +263,10 @@ func TestDocumentPreviewInBrowser(t *testing.T) {
 	}
 	scan := extracttest.Scan(t, scanSentence)
 	ids := map[string]string{}
-	for _, f := range []struct{ name string; data []byte }{
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
 		{"情况.docx", extracttest.DOCX(t, docSentence)},
 		{"扫描.pdf", extracttest.ImagePDF(t, scan)},
 		{"批示.jpg", scan},
@@ -279,7 +285,7 @@ func TestDocumentPreviewInBrowser(t *testing.T) {
 	br := browsertest.Start(t, 2*time.Minute)
 	br.Login(s.Base, "res_secret", password)
 	loaded := func(sel string) int {
-		return browsertest.Get(br, chromedp.Evaluate[int](`Array.from(document.querySelectorAll(` + strconv.Quote(sel) + `)).filter(i => i.complete && i.naturalWidth > 0).length`))
+		return browsertest.Get(br, chromedp.Evaluate[int](`Array.from(document.querySelectorAll(`+strconv.Quote(sel)+`)).filter(i => i.complete && i.naturalWidth > 0).length`))
 	}
 	for _, name := range []string{"扫描.pdf", "批示.jpg"} {
 		br.Do(chromedp.Navigate(s.Base+"/documents/"+ids[name]), chromedp.WaitVisible(chromedp.CSS(`.page-images img`)))

@@ -236,7 +236,7 @@ func (a *App) documentRetry(c *fiber.Ctx) error {
 func versionJSON(id int64, v attachment.Version) fiber.Map {
 	return fiber.Map{"version": v.Version, "filename": v.Filename, "content_type": v.ContentType, "size": v.Size, "sha256": v.SHA256,
 		"uploader": v.UploaderName, "created_at": v.CreatedAt.UTC().Format(time.RFC3339), "current": v.Current,
-		"extraction": fiber.Map{"state": v.ExtractState, "reason": v.ExtractReason},
+		"extraction":   fiber.Map{"state": v.ExtractState, "reason": v.ExtractReason},
 		"download_url": "/api/v1/attachments/" + strconv.FormatInt(id, 10) + "/versions/" + strconv.FormatInt(v.Version, 10)}
 }
 
