@@ -28,6 +28,7 @@ type dasStandIn struct {
 	dates    []string // Date of each first-page collection answer
 	docGets  int
 	failNext int // answer 500 to the next n requests
+	failIn   int // when > 0: answer 500 to the failIn-th request from now (once)
 }
 
 type dasDoc struct {
@@ -73,6 +74,12 @@ func (s *dasStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="/`+s.db+`"`)
 		http.Error(w, `{"code":401,"text":"Unauthorized"}`, http.StatusUnauthorized)
 		return
+	}
+	if s.failIn > 0 {
+		if s.failIn--; s.failIn == 0 {
+			http.Error(w, `{"code":500,"text":"Internal error"}`, http.StatusInternalServerError)
+			return
+		}
 	}
 	if s.failNext > 0 {
 		s.failNext--

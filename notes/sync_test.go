@@ -206,21 +206,40 @@ func TestSyncAuthFailureKeepsCheckpoint(t *testing.T) {
 		t.Fatalf("auth errors metric %v", n)
 	}
 
-	// A server error in the middle of a run (second page) leaves the checkpoint where it was too.
+	// The sync dies in the middle of a batch (pages of two: B and C on page 0, D on page 1). What
+	// was applied stays applied, the checkpoint does not move, and the rerun applies the rest and
+	// replays what was applied as no-ops: nothing lost, nothing duplicated.
 	das.put(unidC, "Report", report("垃圾分类", "分类投放。"))
-	das.failNext = 1
+	das.failIn = 3 // collection pages 0 and 1, then the first document request (B) fails
 	if _, err := good.PollOnce(e.ctx); err == nil {
 		t.Fatal("server error not reported")
 	}
 	if cp2, _ := good.Checkpoint(e.ctx); cp2 != cp {
 		t.Fatal("checkpoint moved on a failed run")
 	}
+	das.put(unidD, "Report", report("新建学校", "秋季开学。"))
+	das.failIn = 5 // page 0, page 1, B, C, then D fails: B and C are applied
+	if _, err := good.PollOnce(e.ctx); err == nil {
+		t.Fatal("server error not reported")
+	}
+	if cp2, _ := good.Checkpoint(e.ctx); cp2 != cp {
+		t.Fatal("checkpoint moved on a failed run")
+	}
+	if n := e.count(t, `SELECT count(*) FROM submissions WHERE source_ref IN ($1, $2)`, unidB, unidC); n != 2 {
+		t.Fatalf("%d of B and C applied before the failure", n)
+	}
 	rep, err := good.PollOnce(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Total.Created != 2 {
-		t.Fatalf("retry applied %+v", rep.Total)
+	if rep.Total.Created != 1 || rep.Total.Unchanged != 2 {
+		t.Fatalf("rerun applied %+v", rep.Total)
+	}
+	if n := e.count(t, `SELECT count(*) FROM submissions WHERE source = 'notes'`); n != 4 {
+		t.Fatalf("%d records after the rerun, want 4 (no duplicates)", n)
+	}
+	if cp3, _ := good.Checkpoint(e.ctx); cp3 == cp {
+		t.Fatal("checkpoint did not move after the successful rerun")
 	}
 }
 
