@@ -44,6 +44,10 @@
     if (source.value.trim() !== "") {
       quill.clipboard.dangerouslyPasteHTML(source.value, "silent");
     }
+    // The editable area is what screen readers and the keyboard reach: label it as the field.
+    quill.root.setAttribute("role", "textbox");
+    quill.root.setAttribute("aria-multiline", "true");
+    if (holder.getAttribute("aria-labelledby")) quill.root.setAttribute("aria-labelledby", holder.getAttribute("aria-labelledby"));
     source.hidden = true;
     source.setAttribute("aria-hidden", "true");
     holder.classList.add("ready");
