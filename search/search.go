@@ -149,8 +149,8 @@ type Query struct {
 	Districts       []string
 	Months          []string // "2006-01"
 	Classifications []int
-	Archived        []string // FacetArchived values ("archived")
-	Endorsed        []string // FacetEndorsed values ("open", "closed")
+	Archived        []string  // FacetArchived values ("archived")
+	Endorsed        []string  // FacetEndorsed values ("open", "closed")
 	From, To        time.Time // inclusive date range on Document.Date; zero means open
 	Sort            string    // SortRelevance (default) or SortDate (newest first)
 	Page            int       // 1-based
