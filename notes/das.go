@@ -38,6 +38,8 @@ type DASOptions struct {
 	Password string
 	PageSize int // default 100
 	Client   *http.Client
+	// AllowPlainHTTP permits credentials over http (tests, loopback); otherwise https is required.
+	AllowPlainHTTP bool
 }
 
 // DASClient reads a database through DAS.
@@ -50,8 +52,12 @@ func NewDASClient(o DASOptions) (*DASClient, error) {
 	if o.BaseURL == "" || o.Database == "" {
 		return nil, errors.New("notes: DAS base URL and database are required")
 	}
-	if _, err := url.Parse(o.BaseURL); err != nil {
-		return nil, fmt.Errorf("notes: DAS base URL: %w", err)
+	u, err := url.Parse(o.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("notes: DAS base URL %q: want http(s)://host", o.BaseURL)
+	}
+	if u.Scheme == "http" && o.Username != "" && !o.AllowPlainHTTP {
+		return nil, errors.New("notes: DAS credentials over plain http are refused; use https (or AllowPlainHTTP for a test or loopback stand-in)")
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 100

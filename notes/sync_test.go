@@ -33,7 +33,8 @@ func report(subject, body string) map[string]any {
 
 func (e *env) syncer(t *testing.T, srv string, pass string, reg prometheus.Registerer) *notes.Syncer {
 	t.Helper()
-	das, err := notes.NewDASClient(notes.DASOptions{BaseURL: srv, Database: "xxgl/info.nsf", Username: "sync", Password: pass, PageSize: 2})
+	das, err := notes.NewDASClient(notes.DASOptions{BaseURL: srv, Database: "xxgl/info.nsf", Username: "sync", Password: pass, PageSize: 2,
+		AllowPlainHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}

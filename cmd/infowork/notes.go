@@ -187,6 +187,7 @@ func cmdNotesSync(ctx context.Context, args []string) error {
 	interval := fs.Duration("interval", time.Minute, "time between polls")
 	reconcile := fs.Duration("reconcile", time.Hour, "time between UNID-set reconciliations (deletions)")
 	pageSize := fs.Int("page-size", 100, "DAS page size (ps)")
+	plainHTTP := fs.Bool("insecure-http", false, "allow DAS credentials over plain http (loopback or test servers only)")
 	once := fs.Bool("once", false, "poll once (and reconcile once with --das), print the report and exit")
 	force := fs.Bool("force", false, "with --once: allow a reconciliation that archives more than half of the records")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this address (e.g. 127.0.0.1:9464)")
@@ -220,7 +221,7 @@ func cmdNotesSync(ctx context.Context, args []string) error {
 	so := notes.SyncOptions{Importer: im, DropDir: *drop, Interval: *interval, ReconcileEvery: *reconcile, Registerer: reg, Logger: log}
 	if *dasURL != "" {
 		// Credentials from the environment, never from flags (they would show in ps).
-		das, err := notes.NewDASClient(notes.DASOptions{BaseURL: *dasURL, Database: *dbPath, PageSize: *pageSize,
+		das, err := notes.NewDASClient(notes.DASOptions{BaseURL: *dasURL, Database: *dbPath, PageSize: *pageSize, AllowPlainHTTP: *plainHTTP,
 			Username: os.Getenv("INFOWORK_NOTES_DAS_USERNAME"), Password: os.Getenv("INFOWORK_NOTES_DAS_PASSWORD")})
 		if err != nil {
 			return err
