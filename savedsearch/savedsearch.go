@@ -168,6 +168,9 @@ type SavedSearch struct {
 	Subscribed bool
 }
 
+// URL is the search page running this saved search.
+func (s SavedSearch) URL() string { return "/search?" + s.Query }
+
 // Params parses the saved query (validated when saved).
 func (s SavedSearch) Params() Params { p, _ := ParseParams(s.Query); return p }
 

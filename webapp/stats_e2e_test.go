@@ -276,7 +276,20 @@ func TestExportAndSavedSearchAPI(t *testing.T) {
 	if dp.Status != http.StatusOK || strings.Contains(string(dp.Body), "共 6 条") {
 		t.Fatalf("public researcher's dashboard must count only public records: %s", dp)
 	}
-	_ = url.Values{}
+	// The pages: the saved search listed with its subscription, the export with its label and
+	// a download link, the search page offering 保存检索 with the current query.
+	sp := s.api(t, "GET", "/saved-searches", ed, nil)
+	if sp.Status != http.StatusOK || !strings.Contains(string(sp.Body), "已订阅") || !strings.Contains(string(sp.Body), `href="/search?q=%E7%89%A9%E4%B8%9A"`) {
+		t.Fatalf("saved searches page: %s", sp)
+	}
+	ep := s.api(t, "GET", "/exports", ed, nil)
+	if ep.Status != http.StatusOK || !strings.Contains(string(ep.Body), fmt.Sprintf(`href="/exports/%d/download"`, id)) || !strings.Contains(string(ep.Body), "秘密") {
+		t.Fatalf("exports page: %s", ep)
+	}
+	search := s.api(t, "GET", "/search?"+url.Values{"q": {"物业"}}.Encode(), ed, nil)
+	if !strings.Contains(string(search.Body), "/saved-searches?query=q%3D%25E7%2589%25A9%25E4%25B8%259A") {
+		t.Fatalf("search page lacks the 保存检索 link with its query")
+	}
 }
 
 // checkStatsSchema compares a live response object with the documented properties, both ways.
