@@ -6,7 +6,6 @@ import (
 	"errors"
 	"image/png"
 	"io"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -209,9 +208,7 @@ func TestUnreadableAndFailedAreRecorded(t *testing.T) {
 	}
 
 	// A scan whose OCR outlasts a 100 ms limit.
-	if _, err := execLookPath("tesseract"); err != nil {
-		t.Skip("tesseract not installed")
-	}
+	extracttest.NeedTools(t)
 	slow, err := e.upload(e.repA, "扫描.jpg", "扫描件", extracttest.Scan(t, strings.Repeat("信息工作", 10), strings.Repeat("情况反映", 10)))
 	if err != nil {
 		t.Fatal(err)
@@ -242,9 +239,7 @@ func TestUnreadableAndFailedAreRecorded(t *testing.T) {
 }
 
 func TestPageImagesAreCached(t *testing.T) {
-	if _, err := execLookPath("pdftoppm"); err != nil {
-		t.Skip("poppler-utils not installed")
-	}
+	extracttest.NeedTools(t)
 	t.Parallel()
 	e := newEnv(t, 0)
 	pdf, err := e.upload(e.repA, "扫描.pdf", "扫描的情况说明", extracttest.ImagePDF(t, extracttest.Scan(t, "情况说明")))
@@ -305,5 +300,3 @@ func filesUnder(t *testing.T, root, sub string) []string {
 	}
 	return out
 }
-
-var execLookPath = exec.LookPath

@@ -45,11 +45,7 @@ func runner(t *testing.T, o extract.RunnerOptions) *extract.Runner {
 
 func needTools(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"pdftotext", "pdftoppm", "pdfinfo", "tesseract"} {
-		if _, err := execLookPath(tool); err != nil {
-			t.Skipf("%s not installed (.ci/run installs poppler-utils and tesseract-ocr-chi-sim)", tool)
-		}
-	}
+	extracttest.NeedTools(t)
 }
 
 func TestOfficeAndText(t *testing.T) {

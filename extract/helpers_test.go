@@ -5,8 +5,6 @@ import (
 	"strconv"
 )
 
-var execLookPath = exec.LookPath
-
 func execCommand(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput() // #nosec G204 -- test helper
 	return string(out), err

@@ -7,7 +7,6 @@ import (
 	"image/png"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,11 +36,7 @@ const (
 // this test binary) and the extraction worker running.
 func documentStack(t *testing.T) (*stack, string) {
 	t.Helper()
-	for _, tool := range []string{"pdftotext", "pdftoppm", "pdfinfo", "tesseract"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (.ci/run installs poppler-utils, tesseract-ocr, tesseract-ocr-chi-sim)", tool)
-		}
-	}
+	extracttest.NeedTools(t)
 	s := newStack(t, stackOptions{})
 	dir := t.TempDir()
 	runner, err := extract.NewRunner(extract.RunnerOptions{Timeout: time.Minute})
