@@ -357,6 +357,14 @@ func TestDraftPagesConflictAndScope(t *testing.T) {
 	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "正文不能为空") {
 		t.Fatalf("empty body: %s", r)
 	}
+	// The list and a revision page render.
+	if list := one.get("/drafts"); list.Status != http.StatusOK || !strings.Contains(string(list.Body), "编辑二的标题") {
+		t.Fatalf("drafts page: %s", list)
+	}
+	if rev := one.get(draftPath + "/revisions/3?against=1"); rev.Status != http.StatusOK || !strings.Contains(string(rev.Body), "与第 1 稿对比") ||
+		!strings.Contains(string(rev.Body), "<ins>") {
+		t.Fatalf("revision page: %s", rev)
+	}
 	// Withdrawing needs a reason.
 	r = one.post(draftPath+"/withdraw", url.Values{"_csrf": {csrfOf(t, p1)}, "version": {"3"}})
 	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "请说明撤销原因") {
@@ -396,6 +404,16 @@ func TestDraftPagesConflictAndScope(t *testing.T) {
 	}
 	if r := s.api(t, "GET", "/api/v1/drafts", s.token(t, "res_public"), nil); strings.Contains(string(r.Body), "编辑二的标题") {
 		t.Fatalf("secret draft listed for a public researcher: %s", r)
+	}
+	// Withdrawn: archived, history kept, no longer editable.
+	if r := one.post(draftPath+"/withdraw", url.Values{"_csrf": {csrfOf(t, p1)}, "version": {fmt.Sprint(num(s.api(t, "GET", "/api/v1"+draftPath, s.token(t, "editor1"), nil).JSON(t)["version"]))}, "reason": {"已并入其他稿件"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("withdraw: %s", r)
+	}
+	if list := one.get("/drafts?state=withdrawn"); list.Status != http.StatusOK || !strings.Contains(string(list.Body), "已撤销") {
+		t.Fatalf("withdrawn drafts page: %s", list)
+	}
+	if page := one.get(draftPath); !strings.Contains(string(page.Body), "历次稿件") || strings.Contains(string(page.Body), `id="draft-form"`) {
+		t.Fatalf("a withdrawn draft keeps its history and is no longer editable: %s", page)
 	}
 }
 
@@ -458,6 +476,10 @@ func TestSolicitationsAPIAndForm(t *testing.T) {
 	// The office's page lists each unit's answer.
 	b := s.browser(t)
 	b.login("editor1")
+	if list := b.get("/solicitations"); list.Status != http.StatusOK || !strings.Contains(string(list.Body), "防汛工作情况") ||
+		!strings.Contains(string(list.Body), "发布约稿或报送要点") {
+		t.Fatalf("solicitations page: %s", list)
+	}
 	page := b.get(fmt.Sprintf("/solicitations/%d", sid))
 	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), "按时报送") || !strings.Contains(string(page.Body), "待报送") {
 		t.Fatalf("solicitation page: %s", page)
