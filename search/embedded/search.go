@@ -337,6 +337,12 @@ func filters(q search.Query) []query.Query {
 		}
 		fs = append(fs, anyTerm(fClassification, names))
 	}
+	if len(q.Archived) > 0 {
+		fs = append(fs, anyTerm(fArchived, q.Archived))
+	}
+	if len(q.Endorsed) > 0 {
+		fs = append(fs, anyTerm(fEndorsed, q.Endorsed))
+	}
 	if !q.From.IsZero() || !q.To.IsZero() {
 		incl := true
 		dq := query.NewDateRangeInclusiveQuery(q.From, q.To, &incl, &incl)
