@@ -213,6 +213,33 @@ func TestScoringLeagueTable(t *testing.T) {
 	if len(rows) != 6 || rows[2][1] != "Z101" || rows[2][9] != "15" {
 		t.Fatalf("xlsx rows %v", rows)
 	}
+	// A signer publishes the year's table through the page's form: frozen, once.
+	if _, err := s.Auth.CreateUser(context.Background(), auth.NewUser{Username: "signer1", Password: password, DisplayName: "签发人",
+		Roles: []string{"signer"}, Clearance: label.Secret}); err != nil {
+		t.Fatal(err)
+	}
+	sg := s.token(t, "signer1")
+	form := url.Values{"period": {fmt.Sprint(year)}}.Encode()
+	if r := s.api(t, "POST", "/scoring/publish", sg, form, "Content-Type", "application/x-www-form-urlencoded"); r.Status != http.StatusSeeOther {
+		t.Fatalf("publish: %s", r)
+	}
+	if r := s.api(t, "POST", "/scoring/publish", sg, form, "Content-Type", "application/x-www-form-urlencoded"); r.Status != http.StatusConflict {
+		t.Fatalf("second publish: %s", r)
+	}
+	if r := s.api(t, "POST", "/scoring/publish", ed, form, "Content-Type", "application/x-www-form-urlencoded"); r.Status != http.StatusForbidden {
+		t.Fatalf("an editor publishing: %s", r)
+	}
+	var pub struct {
+		Published bool
+		SHA256    string
+	}
+	s.api(t, "GET", fmt.Sprintf("/api/v1/scoring/league?period=%d", year), ed, nil).Decode(t, &pub)
+	if !pub.Published || len(pub.SHA256) != 64 {
+		t.Fatalf("after publishing: %+v", pub)
+	}
+	if pdf := s.api(t, "GET", fmt.Sprintf("/scoring/league.pdf?period=%d", year), ed, nil); pdf.Status != http.StatusOK || !strings.HasPrefix(string(pdf.Body), "%PDF-") {
+		t.Fatalf("league PDF: %d %d bytes", pdf.Status, len(pdf.Body))
+	}
 	// Unit view: the reporter sees its own ledger on the scoring page.
 	pg := s.api(t, "GET", "/scoring", s.token(t, "rep_a"), nil)
 	if pg.Status != http.StatusOK || !strings.Contains(string(pg.Body), `<span class="ledger-total">15</span>`) {
