@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"infowork/access"
@@ -127,13 +126,6 @@ func urlFix(s string) string {
 	return string(out)
 }
 
-type env struct {
-	db       *pgxpool.Pool
-	subs     *submission.Service
-	saved    *savedsearch.Service
-	users    map[string]int64
-	reporter access.Subject
-}
 
 // A subscription fires within seconds of a matching report, once, only for subscribers who may
 // read the record.
