@@ -491,3 +491,79 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, n, st)
 	}
 }
+
+// QueueStats is the extraction queue as an operator sees it: counts by state and the latest
+// files that could not be read, by attachment id and reason (never their contents).
+type QueueStats struct {
+	Pending, Running, Done, Unreadable, Failed int
+	Problems                                   []Problem
+}
+
+// Problem is one unreadable or failed extraction.
+type Problem struct {
+	AttachmentIDs []int64
+	State         string
+	Reason        string
+	UpdatedAt     time.Time
+}
+
+// StateName is the zh-CN name of the problem's state.
+func (p Problem) StateName() string { return StateName(p.State) }
+
+// ReadQueueStats reads the queue for the operations page (at most limit problems, newest first).
+func (s *Service) ReadQueueStats(ctx context.Context, limit int) (QueueStats, error) {
+	var q QueueStats
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := access.SetBypass(ctx, tx); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT state, count(*) FROM extractions GROUP BY state`)
+		if err != nil {
+			return err
+		}
+		counts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct {
+			state string
+			n     int
+		}, error) {
+			var v struct {
+				state string
+				n     int
+			}
+			err := r.Scan(&v.state, &v.n)
+			return v, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range counts {
+			switch c.state {
+			case ExtractPending:
+				q.Pending = c.n
+			case ExtractRunning:
+				q.Running = c.n
+			case ExtractDone:
+				q.Done = c.n
+			case ExtractUnreadable:
+				q.Unreadable = c.n
+			case ExtractFailed:
+				q.Failed = c.n
+			}
+		}
+		rows, err = tx.Query(ctx, `SELECT COALESCE((SELECT array_agg(a.id ORDER BY a.id) FROM attachments a WHERE a.blob_sha256 = e.blob_sha256), '{}'),
+				e.state, e.reason, e.updated_at
+			FROM extractions e WHERE e.state IN ('unreadable', 'failed') ORDER BY e.updated_at DESC LIMIT $1`, limit)
+		if err != nil {
+			return err
+		}
+		q.Problems, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Problem, error) {
+			var p Problem
+			err := r.Scan(&p.AttachmentIDs, &p.State, &p.Reason, &p.UpdatedAt)
+			return p, err
+		})
+		return err
+	})
+	if err != nil {
+		return QueueStats{}, fmt.Errorf("attachment: extraction queue: %w", err)
+	}
+	return q, nil
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"infowork/audit"
+	"infowork/attachment"
 	"infowork/outbox"
 )
 
@@ -23,6 +24,10 @@ type systemStatus struct {
 	Stats       outbox.Stats
 	StatsError  string
 	DeadLetters []outbox.DeadLetter
+	// Extraction is the text-extraction queue of attachments (issue 11); nil without an
+	// attachment store.
+	Extraction      *attachment.QueueStats
+	ExtractionError string
 }
 
 func (a *App) adminSystem(c *fiber.Ctx) error {
@@ -38,6 +43,13 @@ func (a *App) adminSystem(c *fiber.Ctx) error {
 	}
 	if st.DeadLetters, err = outbox.DeadLetters(ctx, a.opts.DB, 200); err != nil {
 		return err
+	}
+	if a.opts.Attachments != nil {
+		if q, err := a.opts.Attachments.ReadQueueStats(ctx, 50); err != nil {
+			st.ExtractionError = err.Error()
+		} else {
+			st.Extraction = &q
+		}
 	}
 	flash := map[string]string{"replayed": "死信已重新投递，索引程序将重新处理。"}[c.Query("flash")]
 	return a.render(c, fiber.StatusOK, "admin_system", page{Title: "运行状态", Nav: "admin-system", Flash: flash, Data: st})

@@ -217,6 +217,13 @@ func TestDocumentsFoundBySentence(t *testing.T) {
 			t.Errorf("%s: the page does not show the reason: %s", c.name, p)
 		}
 	}
+	// The system administrator's operations page counts them and lists them with the reason.
+	createAccounts(t, s, admins...)
+	ops := adminLogin(t, s, "sys1").get("/admin/system")
+	if body := string(ops.Body); ops.Status != http.StatusOK || !strings.Contains(body, "附件文字提取") ||
+		!strings.Contains(body, `<dt>无法读取</dt><dd><span class="bad">2</span>`) || !strings.Contains(body, "PDF 受密码保护") {
+		t.Errorf("operations page: %s", ops)
+	}
 	// Nothing else was affected: the other documents are still found.
 	if hits := s.docSearch(t, "res_secret", `"`+docSentence+`"`); len(hits) != 1 {
 		t.Errorf("after hostile files: %d hits", len(hits))
