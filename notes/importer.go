@@ -509,6 +509,13 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 	return outcome, nil
 }
 
+func capList(l []ReportEntry) []ReportEntry {
+	if len(l) > runListLimit {
+		return l[:runListLimit]
+	}
+	return l
+}
+
 func aclFrom(a *ACL) *string {
 	if a == nil || a.From == "" {
 		return nil
@@ -770,8 +777,22 @@ func (im *Importer) flush(ctx context.Context, batch []pending, rep *Report) err
 	return nil
 }
 
+// runListLimit caps each list of a report as kept in the database (the JSON file written with
+// --report and the printed report are complete); counts are always complete.
+const runListLimit = 1000
+
 func (im *Importer) saveRun(ctx context.Context, rep *Report) error {
-	b, err := json.Marshal(rep)
+	short := *rep
+	short.Skipped = capList(rep.Skipped)
+	short.Explained = capList(rep.Explained)
+	short.Mismatches = capList(rep.Mismatches)
+	if len(rep.Attachments) > runListLimit {
+		short.Attachments = rep.Attachments[:runListLimit]
+	}
+	if len(rep.Deleted) > runListLimit {
+		short.Deleted = rep.Deleted[:runListLimit]
+	}
+	b, err := json.Marshal(&short)
 	if err != nil {
 		return err
 	}
