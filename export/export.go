@@ -376,7 +376,7 @@ func (s *Service) Open(ctx context.Context, sub access.Subject, clientIP string,
 	}
 	if err := audit.Write(ctx, s.opts.DB, audit.Event{UserID: sub.UserID, Username: sub.Username, ClientIP: clientIP,
 		Action: "export.download", Object: "export:" + strconv.FormatInt(id, 10), Label: j.Label, Detail: j.FileName()}); err != nil {
-		f.Close()
+		_ = f.Close()
 		return j, nil, err
 	}
 	return j, f, nil
