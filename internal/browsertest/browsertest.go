@@ -13,12 +13,17 @@
 //	b.Save("after-merge")                     // keep a screenshot + HTML of the page
 //	b.Ctx                                     // the chromedp context, for anything else
 //
-// Each Do, Try and Get is bounded by b.StepTimeout (30s unless changed). Do and Get fail the test (t.Fatalf, with the page URL) when an action errs. Whenever the test
-// has failed — through them or any other way — the cleanup saves a screenshot (failure.png) and
+// Each Do, Try and Get is bounded by b.StepTimeout (30s unless changed). Do and Get fail the
+// test (t.Fatalf, with the page URL) when an action errs. Whenever the test has failed — through
+// them or any other way, timeouts included — the cleanup saves a screenshot (failure.png) and
 // the page HTML (failure.html) and logs their path: under t.TempDir(), or under
 // $INFOWORK_BROWSERTEST_ARTIFACTS/<test name> when that variable is set (t.TempDir is removed
 // when the test ends: set the variable to keep them). Uncaught JavaScript exceptions and
 // console.error calls of the page are logged through t.Log as they happen.
+//
+// Login handles password-only accounts (it fails the test on a second-factor page). After a form
+// post, wait for the page that follows (its URL or an element) before the next step: a click
+// returns before the navigation it causes.
 //
 // Without /usr/bin/chromium (or $INFOWORK_CHROMIUM) the test is skipped with a message saying so,
 // unless CI is set (CI=true): there a missing browser fails the test, because CI installs it.
