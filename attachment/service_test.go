@@ -288,9 +288,14 @@ func TestRowLevelSecurity(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		var n int
-		if err := tx.QueryRow(e.ctx, `SELECT count(*) FROM attachments`).Scan(&n); err != nil {
+		// Versions and extracted text are as visible as their attachment (migration 0009).
+		var n, versions, texts int
+		if err := tx.QueryRow(e.ctx, `SELECT (SELECT count(*) FROM attachments), (SELECT count(*) FROM attachment_versions),
+			(SELECT count(*) FROM extractions)`).Scan(&n, &versions, &texts); err != nil {
 			t.Fatal(err)
+		}
+		if versions != n || texts != n {
+			t.Errorf("%+v sees %d attachments, %d versions, %d extractions", sub, n, versions, texts)
 		}
 		return n
 	}
