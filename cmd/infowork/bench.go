@@ -49,12 +49,13 @@ func cmdBench(ctx context.Context, args []string) error {
 	report := fs.String("report", "BENCHMARKS.md", "append the tables to this Markdown file (none: do not)")
 	corpus := fs.String("corpus", "", "civic messages folder (default ../shared/corpus/civic-messages)")
 	dataDir := fs.String("data", ".data/bench", "index and private PostgreSQL folder")
+	bulk := fs.Bool("bulk-insert", false, "load with multi-row INSERTs and fill the engines from the rows (large corpora; skips the end-to-end load)")
 	pgPort := fs.Int("pg-port", benchPort, "port of the private PostgreSQL cluster (when INFOWORK_DATABASE_URL is unset)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
 	cfg := bench.Config{Docs: *docs, Seed: *seed, SearchDuration: *searchDur, FreshWrites: *freshWrites, FreshRate: *freshRate,
-		HTTPRate: *httpRate, HTTPDuration: *httpDur, ProfileDir: *profile, Out: os.Stdout}
+		HTTPRate: *httpRate, HTTPDuration: *httpDur, ProfileDir: *profile, BulkInsert: *bulk, Out: os.Stdout}
 	for _, s := range strings.Split(*scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			cfg.Scenarios = append(cfg.Scenarios, s)
