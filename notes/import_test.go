@@ -16,15 +16,16 @@ import (
 	"infowork/unit"
 )
 
+// corpusDir is ../shared/corpus/dxl beside the repository (INFOWORK_CORPUS overrides the corpus
+// root). Missing in CI is a failure; elsewhere the test is skipped.
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("INFOWORK_CORPUS")
+	dir := corpusDirOrEmpty()
 	if dir == "" {
-		dir = "/work/shared/corpus"
-	}
-	dir = filepath.Join(dir, "dxl")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("DXL corpus not available: %v", err)
+		if os.Getenv("CI") != "" {
+			t.Fatal("DXL corpus missing in CI (../shared/corpus/dxl)")
+		}
+		t.Skip("DXL corpus not available (../shared/corpus/dxl)")
 	}
 	return dir
 }
