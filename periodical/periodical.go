@@ -611,6 +611,7 @@ func (s *Service) loadIssue(ctx context.Context, db querier, sub access.Subject,
 // IssueSummary is a row of the issue list.
 type IssueSummary struct {
 	ID                            int64
+	PeriodicalID                  int64
 	PeriodicalName                string
 	Special                       bool
 	Year, YearNumber, TotalNumber int
@@ -629,7 +630,7 @@ func (s *Service) Issues(ctx context.Context, sub access.Subject, periodicalID i
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	rows, err := s.db.Query(ctx, `SELECT i.id, p.name, p.kind = 'special', i.year, i.year_number, i.total_number, i.title, i.issue_date,
+	rows, err := s.db.Query(ctx, `SELECT i.id, i.periodical_id, p.name, p.kind = 'special', i.year, i.year_number, i.total_number, i.title, i.issue_date,
 			i.classification, i.state,
 			(SELECT count(*) FROM periodical_issue_items it WHERE it.issue_id = i.id AND it.removed_at IS NULL)
 		FROM periodical_issues i JOIN periodicals p ON p.id = i.periodical_id
@@ -641,7 +642,7 @@ func (s *Service) Issues(ctx context.Context, sub access.Subject, periodicalID i
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (IssueSummary, error) {
 		var v IssueSummary
 		var cl int16
-		err := r.Scan(&v.ID, &v.PeriodicalName, &v.Special, &v.Year, &v.YearNumber, &v.TotalNumber, &v.Title, &v.Date, &cl, &v.State, &v.Items)
+		err := r.Scan(&v.ID, &v.PeriodicalID, &v.PeriodicalName, &v.Special, &v.Year, &v.YearNumber, &v.TotalNumber, &v.Title, &v.Date, &cl, &v.State, &v.Items)
 		v.Classification = label.Level(cl)
 		return v, err
 	})

@@ -648,16 +648,20 @@ func (a *App) searchCompile(c *fiber.Ctx, data fiber.Map, hits []fiber.Map) {
 	}
 	type target struct{ Value, Label string }
 	var targets []target
+	periodicalsByID := map[int64]periodical.Periodical{}
 	if list, err := svc.Issues(c.UserContext(), sub, 0, 20); err == nil {
 		for _, is := range list {
 			if is.State != "draft" && is.State != "correcting" {
 				continue
 			}
-			full, err := svc.Issue(c.UserContext(), sub, is.ID)
-			if err != nil {
-				continue
+			per, ok := periodicalsByID[is.PeriodicalID]
+			if !ok {
+				if per, err = svc.Periodical(c.UserContext(), is.PeriodicalID); err != nil {
+					continue
+				}
+				periodicalsByID[is.PeriodicalID] = per
 			}
-			secs := full.Periodical.Sections
+			secs := per.Sections
 			if len(secs) == 0 {
 				secs = []string{""}
 			}

@@ -490,4 +490,21 @@ func TestSeedFromSavedSearch(t *testing.T) {
 	if got, _ := svc.Issue(ctx, editor, is.ID); len(got.Items) != 2 {
 		t.Errorf("re-seeding duplicated items: %d", len(got.Items))
 	}
+	// From the search page straight into an issue (the 「加入」 select names issue and section).
+	is2, err := svc.CreateIssue(ctx, editor, p.ID, periodical.IssueInput{Title: "第二期"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := ed.get("/search?q=" + word)
+	if !strings.Contains(string(sp.Body), fmt.Sprintf(`<option value="%d|">`, is2.ID)) {
+		t.Fatalf("the search page does not offer the open issue: %s", sp)
+	}
+	ref := "submission:" + got.Items[0].Ref.String()[len("submission:"):]
+	if r := ed.post("/basket", url.Values{"_csrf": {csrfOf(t, sp)}, "ref": {ref}, "target": {fmt.Sprintf("%d|", is2.ID)}}); r.Status != http.StatusSeeOther ||
+		r.Header.Get("Location") != fmt.Sprintf("/issues/%d?flash=added", is2.ID) {
+		t.Fatalf("add to an issue from the search page: %s %s", r, r.Header.Get("Location"))
+	}
+	if got2, _ := svc.Issue(ctx, editor, is2.ID); len(got2.Items) != 1 || got2.Items[0].Ref.String() != ref {
+		t.Errorf("items of the second issue: %+v", got2.Items)
+	}
 }
