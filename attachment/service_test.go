@@ -19,6 +19,7 @@ import (
 
 	"infowork/access"
 	"infowork/attachment"
+	"infowork/extract/extracttest"
 	"infowork/internal/testenv"
 	"infowork/label"
 	"infowork/store"
@@ -297,6 +298,13 @@ func TestRowLevelSecurity(t *testing.T) {
 		if versions != n || texts != n {
 			t.Errorf("%+v sees %d attachments, %d versions, %d extractions", sub, n, versions, texts)
 		}
+		if sub != nil && n > 0 {
+			// The upload's statements work under the application role: queueing a content that
+			// is already queued is a no-op, not a policy violation.
+			if _, err := tx.Exec(e.ctx, `INSERT INTO extractions (blob_sha256) SELECT blob_sha256 FROM attachments ON CONFLICT (blob_sha256) DO NOTHING`); err != nil {
+				t.Errorf("%s: queue extraction under the application role: %v", sub.Username, err)
+			}
+		}
 		return n
 	}
 	low := e.res
@@ -309,5 +317,45 @@ func TestRowLevelSecurity(t *testing.T) {
 		if got := see(c.sub); got != c.want {
 			t.Errorf("%s sees %d attachments, want %d", c.name, got, c.want)
 		}
+	}
+
+	// The whole document path as the application role: upload, new version, versions, text.
+	cfg := e.db.Config()
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `SET ROLE `+role)
+		return err
+	}
+	appDB, err := pgxpool.NewWithConfig(e.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appDB.Close()
+	app, err := attachment.New(appDB, attachment.Options{DataDir: e.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := app.Stage(bytes.NewReader(extracttest.DOCX(t, "应用角色上传的文档")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := app.Create(e.ctx, e.repA, attachment.NewAttachment{SubmissionID: e.subID, Filename: "角色.docx", Caption: "应用角色上传", File: st}, "127.0.0.1")
+	if err != nil {
+		t.Fatalf("upload as the application role: %v", err)
+	}
+	st, err = app.Stage(bytes.NewReader(extracttest.DOCX(t, "第二版")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.NewVersion(e.ctx, e.repA, doc.ID, "角色2.docx", st, "127.0.0.1"); err != nil {
+		t.Fatalf("new version as the application role: %v", err)
+	}
+	if vs, err := app.Versions(e.ctx, e.res, doc.ID); err != nil || len(vs) != 2 {
+		t.Fatalf("versions as the application role: %v %v", vs, err)
+	}
+	if _, x, err := app.Extraction(e.ctx, e.res, doc.ID); err != nil || x.State != attachment.ExtractPending {
+		t.Fatalf("extraction as the application role: %+v %v", x, err)
+	}
+	if _, err := app.Versions(e.ctx, e.repB, doc.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another unit's versions: %v", err)
 	}
 }

@@ -21,23 +21,27 @@ import (
 // ActionVersion is the audit action of a new version.
 const ActionVersion = "attachment.version"
 
-// insertBlob records a content once (deduplication) and queues its text extraction in the same
-// transaction: a committed blob always has its extraction job.
+// insertBlob records a content once (deduplication).
 func insertBlob(ctx context.Context, tx pgx.Tx, a Attachment, w, h *int) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO blobs (sha256, size, content_type, width, height) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (sha256) DO NOTHING`, a.SHA256, a.Size, a.ContentType, w, h); err != nil {
 		return fmt.Errorf("attachment: blob: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO extractions (blob_sha256) VALUES ($1) ON CONFLICT (blob_sha256) DO NOTHING`, a.SHA256); err != nil {
-		return fmt.Errorf("attachment: queue extraction: %w", err)
-	}
 	return nil
 }
 
+// insertVersion records a version and queues the text extraction of its content in the same
+// transaction, so a committed upload always has its extraction job. The job is inserted after
+// the version row: under the application role an extractions row must be visible to the
+// uploader (through a version of an attachment it may read) for ON CONFLICT to pass row-level
+// security.
 func insertVersion(ctx context.Context, tx pgx.Tx, id, version int64, sum, name string, uploader *int64) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO attachment_versions (attachment_id, version, blob_sha256, filename, uploader_id)
 		VALUES ($1, $2, $3, $4, $5)`, id, version, sum, name, uploader); err != nil {
 		return fmt.Errorf("attachment %d: record version %d: %w", id, version, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO extractions (blob_sha256) VALUES ($1) ON CONFLICT (blob_sha256) DO NOTHING`, sum); err != nil {
+		return fmt.Errorf("attachment: queue extraction: %w", err)
 	}
 	return nil
 }
