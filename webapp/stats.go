@@ -199,6 +199,10 @@ func (a *App) statsItems(c *fiber.Ctx) error {
 // page says search is degraded.
 func (a *App) statsTable(c *fiber.Ctx, sf statsFilter) (stats.Table, bool, error) {
 	sub := sessionOf(c).User.Subject()
+	// Endorsements and late/missed solicitations are counted from scoring events.
+	if err := a.syncScores(c.UserContext(), false); err != nil {
+		a.log.Warn("scoring sync failed", "err", err)
+	}
 	t, err := a.stats.stats.Table(c.UserContext(), sub, sf.Dim, sf.Filter)
 	if err != nil {
 		return t, false, err
