@@ -299,3 +299,68 @@ func TestTrends(t *testing.T) {
 		t.Fatalf("frequent terms of the previous week %+v", tr.Weeks[4].Terms)
 	}
 }
+
+// Endorsements by leader level and late/missed solicitations come from scoring events; a
+// reader counts only endorsements of records they may see, and solicitations of units their
+// role grants.
+func TestEndorsementsAndSolicitationsCounted(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO units (code, name, kind, district) VALUES ('S1', '一号单位', 'direct', '东区'), ('S2', '二号单位', 'direct', '西区')`)
+	exec(`INSERT INTO submissions (unit_id, title, body_html, body_text, classification, district, reported_at)
+		SELECT u.id, u.code || '-' || g, 'x', 'x', CASE WHEN g = 3 THEN 2 ELSE 0 END, u.district, timestamptz '2026-03-10 10:00+08' + g * interval '1 hour'
+		FROM units u, generate_series(1, 3) g`)
+	// Endorsements: S1's public record twice (province, city), S1's secret record once (central).
+	exec(`INSERT INTO scoring_events (kind, source, unit_id, submission_id, occurred_at, attrs)
+		SELECT 'endorsement', 'e' || s.id || l, s.unit_id, s.id, s.reported_at, jsonb_build_object('level', l)
+		FROM submissions s JOIN units u ON u.id = s.unit_id, unnest(ARRAY['province', 'city']) l
+		WHERE u.code = 'S1' AND s.title = 'S1-1'`)
+	exec(`INSERT INTO scoring_events (kind, source, unit_id, submission_id, occurred_at, attrs)
+		SELECT 'endorsement', 'e-secret', s.unit_id, s.id, s.reported_at, '{"level":"central"}' FROM submissions s WHERE s.title = 'S1-3'`)
+	exec(`INSERT INTO scoring_events (kind, source, unit_id, occurred_at) SELECT 'solicitation_late', 'l' || g, id, '2026-03-15' FROM units, generate_series(1, 2) g WHERE code = 'S2'`)
+	exec(`INSERT INTO scoring_events (kind, source, unit_id, occurred_at, voided_at) SELECT 'solicitation_missed', 'm', id, '2026-03-15', now() FROM units WHERE code = 'S2'`)
+	svc := stats.New(db, nil)
+	line := func(sub access.Subject, key string) stats.Line {
+		tbl, err := svc.Table(ctx, sub, stats.ByUnit, stats.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range tbl.Lines {
+			if l.Key == key {
+				return l
+			}
+		}
+		return stats.Line{}
+	}
+	secret := access.Subject{Username: "a", Roles: []string{access.RoleResearcher}, Clearance: label.Secret}
+	public := access.Subject{Username: "b", Roles: []string{access.RoleResearcher}, Clearance: label.Public}
+	rep := access.Subject{Username: "c", UnitCode: "S1", Roles: []string{access.RoleReporter}, Clearance: label.Secret}
+	if l := line(secret, "S1"); l.Endorsements["province"] != 1 || l.Endorsements["city"] != 1 || l.Endorsements["central"] != 1 || l.EndorsementTotal() != 3 {
+		t.Fatalf("secret reader, S1 endorsements %v", l.Endorsements)
+	}
+	if l := line(public, "S1"); l.Endorsements["central"] != 0 || l.EndorsementTotal() != 2 {
+		t.Fatalf("public reader must not count the secret record's endorsement: %v", l.Endorsements)
+	}
+	if l := line(secret, "S2"); l.Late != 2 || l.Missed != 0 {
+		t.Fatalf("S2 solicitations late %d missed %d (the voided one does not count)", l.Late, l.Missed)
+	}
+	if l := line(rep, "S2"); l.Records != 0 || l.Late != 0 {
+		t.Fatalf("a reporter of S1 sees S2's numbers: %+v", l)
+	}
+	// By district: the endorsements follow their records.
+	tbl, err := svc.Table(ctx, secret, stats.ByDistrict, stats.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range tbl.Lines {
+		if l.Key == "东区" && l.EndorsementTotal() != 3 || l.Key == "西区" && l.EndorsementTotal() != 0 {
+			t.Fatalf("district %s endorsements %v", l.Key, l.Endorsements)
+		}
+	}
+}
