@@ -64,7 +64,7 @@ type Options struct {
 	// Analyzer segments text for the topic trends of the statistics pages (issue 7); nil turns
 	// the trends panel off.
 	Analyzer *analyzers.Analyzer
-	// ExportDir holds the files of export jobs (issue 7); "" means a directory under the
+	// ExportDir holds the files of export jobs (issue 7); "" means a new directory under the
 	// system's temporary directory.
 	ExportDir string
 }

@@ -47,7 +47,12 @@ func (a *App) syncScores(ctx context.Context, force bool) error {
 func (a *App) statisticsRoutes(f *fiber.App, api fiber.Router) {
 	dir := a.opts.ExportDir
 	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "infowork-exports")
+		// A directory of this app's own: job ids restart in every database, so two apps (tests)
+		// must not share file names.
+		var err error
+		if dir, err = os.MkdirTemp("", "infowork-exports-"); err != nil {
+			dir = filepath.Join(os.TempDir(), "infowork-exports")
+		}
 	}
 	st := stats.New(a.opts.ReadDB, a.opts.Engine)
 	ex, err := export.New(export.Options{DB: a.opts.DB, ReadDB: a.opts.ReadDB, Engine: a.opts.Engine, Stats: st, Dir: dir, Logger: a.opts.Logger})
