@@ -364,8 +364,7 @@ func TestTrendsWithAnalyzer(t *testing.T) {
 	opts.Analyzer = sharedAnalyzer(t)
 	opts.Registerer = prometheus.NewRegistry()
 	_, base := serveApp(t, opts)
-	s2 := *s
-	s2.Base = base
+	s2 := &stack{DB: s.DB, Base: base, Auth: s.Auth, Opts: opts, tokens: map[string]string{}, totpSecrets: map[string]string{}}
 	tok := s.token(t, "res_secret")
 	r := s2.api(t, "GET", "/api/v1/statistics/trends", tok, nil)
 	if r.Status != http.StatusOK {
