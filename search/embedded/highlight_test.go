@@ -203,6 +203,8 @@ func TestColumnFacetsMatchBleveFacets(t *testing.T) {
 		{Text: "停车 OR 噪音", Scope: search.Scope{Units: []string{ds.Messages[0].UnitCode, "MOVED"}, MaxLevel: 3}},
 		{Text: "学校", Categories: []string{ops[3].Doc.Category}, Scope: scope, Sort: search.SortDate},
 		{Scope: scope, From: ds.Messages[len(ds.Messages)/2].Time},
+		{Scope: scope, Sort: search.SortDate},
+		{Text: "反映", Scope: scope, Sort: search.SortDate},
 	}
 	checked := 0
 	for _, q := range queries {
@@ -221,6 +223,15 @@ func TestColumnFacetsMatchBleveFacets(t *testing.T) {
 				if fmt.Sprint(got.Facets[name]) != fmt.Sprint(want.Facets[name]) {
 					t.Fatalf("%q facet %s:\n got  %v\n want %v", q.Text, name, got.Facets[name], want.Facets[name])
 				}
+			}
+			ids := func(hs []search.Hit) (out []string) {
+				for _, h := range hs {
+					out = append(out, h.ID)
+				}
+				return out
+			}
+			if fmt.Sprint(ids(got.Hits)) != fmt.Sprint(ids(want.Hits)) {
+				t.Fatalf("%q sort %q: hits\n got  %v\n want %v", q.Text, q.Sort, ids(got.Hits), ids(want.Hits))
 			}
 			if fmt.Sprint(got.Histogram) != fmt.Sprint(want.Histogram) {
 				t.Fatalf("%q %s histogram:\n got  %v\n want %v", q.Text, interval, got.Histogram, want.Histogram)
@@ -247,13 +258,22 @@ func bleveFacetSearch(t *testing.T, e *Engine, q search.Query) search.Result {
 	}
 	bq := query.NewBooleanQuery([]query.Query{e.textQuery(node)}, nil, nil)
 	bq.AddFilter(query.NewConjunctionQuery(append(scopeFilter(q.Scope), filters(q)...)))
-	req := bleve.NewSearchRequestOptions(bq, 1, 0, false)
+	req := bleve.NewSearchRequestOptions(bq, 20, 0, false)
+	if q.Sort == search.SortDate {
+		req.SortBy([]string{"-" + fDate, "_id"})
+		req.Score = "none"
+	} else {
+		req.SortBy([]string{"-_score", "-" + fDate, "_id"})
+	}
 	bleveFacets(req, q)
 	res, err := e.idx.SearchInContext(t.Context(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := search.Result{Total: int(res.Total), Facets: map[string][]search.FacetValue{}}
+	for _, h := range res.Hits {
+		out.Hits = append(out.Hits, search.Hit{ID: h.ID})
+	}
 	for _, name := range q.Facets {
 		out.Facets[name] = facetValues(name, termCounts(res.Facets[name]), q.FacetSize)
 	}

@@ -65,23 +65,33 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	}
 	// Facets and the histogram are counted from per-segment columns while Bleve collects the
 	// hits (facets.go); should that be impossible the search runs again with Bleve's facets.
-	var fc *facetCounter
-	if len(q.Facets) > 0 || q.DateHistogram != "" {
-		fc = &facetCounter{cache: &e.columns}
-		for _, name := range q.Facets {
-			fc.fields = append(fc.fields, facetFields[name])
-		}
-		if q.DateHistogram != "" {
-			fc.fields = append(fc.fields, histogramFields[q.DateHistogram])
-		}
-		slices.Sort(fc.fields)
-		fc.fields = slices.Compact(fc.fields)
-		req.Query = &countingQuery{Query: bq, fc: fc}
+	// The date sort key comes from the same columns (dateSort).
+	fc := &facetCounter{cache: &e.columns}
+	for _, name := range q.Facets {
+		fc.fields = append(fc.fields, facetFields[name])
+	}
+	if q.DateHistogram != "" {
+		fc.fields = append(fc.fields, histogramFields[q.DateHistogram])
+	}
+	slices.Sort(fc.fields)
+	fc.fields = slices.Compact(fc.fields)
+	req.Query = &countingQuery{Query: bq, fc: fc}
+	byDate := &dateSort{fc: fc, desc: true}
+	if q.Sort == search.SortDate {
+		req.Sort = bsearch.SortOrder{byDate, &bsearch.SortDocID{}}
+	} else {
+		req.Sort = bsearch.SortOrder{&bsearch.SortScore{Desc: true}, byDate, &bsearch.SortDocID{}}
 	}
 	res, err := e.idx.SearchInContext(ctx, req)
-	if err == nil && fc != nil && fc.err != nil {
+	if err == nil && fc.err != nil {
 		fc = nil
 		req.Query = bq
+		req.Sort = nil
+		if q.Sort == search.SortDate {
+			req.SortBy([]string{"-" + fDate, "_id"})
+		} else {
+			req.SortBy([]string{"-_score", "-" + fDate, "_id"})
+		}
 		bleveFacets(req, q)
 		res, err = e.idx.SearchInContext(ctx, req)
 	}
@@ -133,7 +143,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		out.Hits[i].Snippet = s
 	}
 	e.setAttachmentHits(out.Hits, terms) // attachments.go
-	if fc != nil {
+	if fc != nil && (len(q.Facets) > 0 || q.DateHistogram != "") {
 		e.columnCount.Add(1)
 	}
 	counts := func(name, field string) map[string]int {
