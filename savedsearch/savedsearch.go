@@ -168,6 +168,36 @@ type SavedSearch struct {
 	Subscribed bool
 }
 
+// Describe renders the params for people: 检索词「物业」；单位 Z101；2026-01-01 至 2026-03-31.
+func (p Params) Describe() string {
+	var parts []string
+	if p.Q != "" {
+		parts = append(parts, "检索词「"+p.Q+"」")
+	}
+	for _, f := range []struct {
+		name string
+		vs   []string
+	}{{"单位", p.Units}, {"类别", p.Categories}, {"区县", p.Districts}, {"月份", p.Months}} {
+		if len(f.vs) > 0 {
+			parts = append(parts, f.name+" "+strings.Join(f.vs, "、"))
+		}
+	}
+	if len(p.Classifications) > 0 {
+		var ls []string
+		for _, c := range p.Classifications {
+			ls = append(ls, label.Level(c).Chinese())
+		}
+		parts = append(parts, "密级 "+strings.Join(ls, "、"))
+	}
+	if p.From != "" || p.To != "" {
+		parts = append(parts, strings.TrimSpace(p.From+" 至 "+p.To))
+	}
+	if len(parts) == 0 {
+		return "全部信息"
+	}
+	return strings.Join(parts, "；")
+}
+
 // URL is the search page running this saved search.
 func (s SavedSearch) URL() string { return "/search?" + s.Query }
 

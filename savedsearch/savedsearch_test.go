@@ -283,3 +283,16 @@ func TestSubscriptionFiresWhenAMatchingReportIsIndexed(t *testing.T) {
 		t.Fatalf("an unsubscribed user was notified")
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	p, err := savedsearch.ParseParams("q=物业&unit=Z1&classification=secret&from=2026-01-01&to=2026-03-31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Describe(); got != "检索词「物业」；单位 Z1；密级 秘密；2026-01-01 至 2026-03-31" {
+		t.Fatalf("%q", got)
+	}
+	if p, _ := savedsearch.ParseParams(""); p.Describe() != "全部信息" {
+		t.Fatal(p.Describe())
+	}
+}

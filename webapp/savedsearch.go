@@ -10,6 +10,17 @@ import (
 	"infowork/savedsearch"
 )
 
+func init() {
+	// describeQuery renders a search URL query for people (saved searches, exports).
+	funcs["describeQuery"] = func(q string) string {
+		p, err := savedsearch.ParseParams(q)
+		if err != nil {
+			return q
+		}
+		return p.Describe()
+	}
+}
+
 func savedError(err error) error {
 	var ve *savedsearch.ValidationError
 	switch {
