@@ -126,7 +126,6 @@ func urlFix(s string) string {
 	return string(out)
 }
 
-
 // A subscription fires within seconds of a matching report, once, only for subscribers who may
 // read the record.
 func TestSubscriptionFiresWhenAMatchingReportIsIndexed(t *testing.T) {
