@@ -19,6 +19,7 @@ Usage: infowork <command> [flags]
 Commands:
   serve      web app and indexer in one process (required for the embedded engine)
              --demo loads the demo data first when the database has none
+             --notify=false stops its in-process notification delivery (--notify-interval 30s)
   web        web app only (external search engines)
   indexer    outbox indexer only (external search engines)
   migrate    apply database migrations

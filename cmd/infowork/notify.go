@@ -28,25 +28,10 @@ func cmdNotify(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
-	var senders []desk.Sender
-	if addr := os.Getenv("INFOWORK_SMTP_ADDR"); addr != "" {
-		from := os.Getenv("INFOWORK_SMTP_FROM")
-		if from == "" {
-			return errors.New("INFOWORK_SMTP_FROM is required with INFOWORK_SMTP_ADDR")
-		}
-		s := &desk.SMTPSender{Addr: addr, From: from}
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return fmt.Errorf("INFOWORK_SMTP_ADDR %q: %w", addr, err)
-		}
-		s.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-		if u := os.Getenv("INFOWORK_SMTP_USERNAME"); u != "" {
-			s.Auth = smtp.PlainAuth("", u, os.Getenv("INFOWORK_SMTP_PASSWORD"), host)
-		}
-		senders = append(senders, s)
+	senders, err := notifySenders()
+	if err != nil {
+		return err
 	}
-	secret := []byte(os.Getenv("INFOWORK_NOTIFY_WEBHOOK_SECRET"))
-	senders = append(senders, &desk.WebhookSender{Secret: secret}, &desk.WebhookSender{Secret: secret, ChannelKind: "sms"})
 	_, db, log, err := setup(ctx)
 	if err != nil {
 		return err
@@ -93,4 +78,31 @@ func cmdNotifyChannel(ctx context.Context, args []string) error {
 		return fmt.Errorf("no account %q", *username)
 	}
 	return desk.SetChannel(ctx, db, id, *kind, *address)
+}
+
+// notifySenders builds the senders from the environment: e-mail when INFOWORK_SMTP_ADDR is set,
+// and always the webhook and SMS-gateway senders (they post only to channels an operator set,
+// signed with INFOWORK_NOTIFY_WEBHOOK_SECRET). Used by 'infowork notify' and by the dispatcher
+// that 'infowork serve' runs in-process.
+func notifySenders() ([]desk.Sender, error) {
+	var senders []desk.Sender
+	if addr := os.Getenv("INFOWORK_SMTP_ADDR"); addr != "" {
+		from := os.Getenv("INFOWORK_SMTP_FROM")
+		if from == "" {
+			return nil, errors.New("INFOWORK_SMTP_FROM is required with INFOWORK_SMTP_ADDR")
+		}
+		s := &desk.SMTPSender{Addr: addr, From: from}
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("INFOWORK_SMTP_ADDR %q: %w", addr, err)
+		}
+		s.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		if u := os.Getenv("INFOWORK_SMTP_USERNAME"); u != "" {
+			s.Auth = smtp.PlainAuth("", u, os.Getenv("INFOWORK_SMTP_PASSWORD"), host)
+		}
+		senders = append(senders, s)
+	}
+	secret := []byte(os.Getenv("INFOWORK_NOTIFY_WEBHOOK_SECRET"))
+	senders = append(senders, &desk.WebhookSender{Secret: secret}, &desk.WebhookSender{Secret: secret, ChannelKind: "sms"})
+	return senders, nil
 }

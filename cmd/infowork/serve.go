@@ -25,6 +25,7 @@ import (
 	"infowork/attachment"
 	"infowork/auth"
 	"infowork/demo"
+	"infowork/desk"
 	"infowork/extract"
 	"infowork/indexer"
 	"infowork/ratelimit"
@@ -40,8 +41,26 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	withDemo := fs.Bool("demo", false, "load the demo data first when the database has none")
 	corpus := fs.String("corpus", "", "demo corpus folder (default ../shared/corpus/civic-messages)")
+	// The notification dispatcher (package desk) runs in the background process by default, so one
+	// 'infowork serve' delivers e-mail/webhook/SMS notifications; web replicas leave it to the
+	// indexer (or to 'infowork notify'). Several dispatchers may run: rows are claimed SKIP LOCKED.
+	withNotify := fs.Bool("notify", withIndexer, "deliver notifications to users' e-mail/webhook/SMS channels in this process (as 'infowork notify' does)")
+	notifyInterval := fs.Duration("notify-interval", 30*time.Second, "time between notification delivery rounds")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0))}
+	}
+	if *notifyInterval <= 0 {
+		return usageError{"--notify-interval must be more than 0"}
+	}
+	var senders []desk.Sender
+	if *withNotify {
+		var err error
+		if senders, err = notifySenders(); err != nil {
+			return err
+		}
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -130,6 +149,20 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 		go func() {
 			defer wg.Done()
 			errc <- ix.Run(ctx)
+		}()
+	}
+	if *withNotify {
+		d, err := desk.NewDispatcher(db, desk.DispatcherOptions{Senders: senders, BaseURL: os.Getenv("INFOWORK_BASE_URL"), Logger: log})
+		if err != nil {
+			return err
+		}
+		// With no user channel set (or no SMTP relay configured) a round finds nothing and says
+		// nothing; the in-app inbox never depends on it.
+		log.Info("notification delivery running in-process", "interval", notifyInterval.String(), "email", os.Getenv("INFOWORK_SMTP_ADDR") != "")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.Run(ctx, *notifyInterval)
 		}()
 	}
 	var ops *http.Server
