@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -159,7 +160,7 @@ const (
 )
 
 var (
-	optsRE    = regexp.MustCompile(`prometheus\.New(Counter|Gauge|Histogram|Summary)(?:Vec)?\(\s*prometheus\.\w+Opts\{([^}]*)\}`)
+	optsRE    = regexp.MustCompile(`prometheus\.New(Counter|Gauge|Histogram|Summary)(?:Vec|Func)?\(\s*prometheus\.\w+Opts\{([^}]*)\}`)
 	fieldRE   = regexp.MustCompile(`\b(Namespace|Subsystem|Name):\s*"([a-z0-9_]*)"`)
 	descLitRE = regexp.MustCompile(`"(infowork_[a-z0-9_]+)"`)
 )
@@ -199,7 +200,8 @@ func registeredMetrics(t *testing.T) map[string]metricKind {
 			}
 		}
 	}
-	for _, must := range []string{"infowork_http_request_duration_seconds", "infowork_outbox_backlog", "infowork_indexer_batches_total"} {
+	for _, must := range []string{"infowork_http_request_duration_seconds", "infowork_outbox_backlog", "infowork_indexer_batches_total",
+		"infowork_notes_sync_lag_seconds", "infowork_notes_sync_errors_total"} {
 		if _, ok := out[must]; !ok {
 			t.Fatalf("the scan of the Go source did not find %s: the scanner is broken (found %v)", must, out)
 		}
@@ -409,10 +411,18 @@ func TestCompose(t *testing.T) {
 			}
 		}
 	}
-	for _, j := range []string{"infowork-web", "infowork-indexer", "postgres"} {
+	for _, j := range []string{"infowork-web", "infowork-indexer", "postgres", "infowork-notes-sync"} {
 		if !jobs[j] {
 			t.Errorf("prometheus.yml: job %s missing (the alert rules use it)", j)
 		}
+	}
+	// The Notes sync serves its metrics where the infowork-notes-sync job scrapes them.
+	if cmd := fmt.Sprint(l(dig(services, "notes-sync", "command"))); !strings.Contains(cmd, "notes sync") ||
+		!strings.Contains(cmd, "--metrics-addr 0.0.0.0:9464") {
+		t.Errorf("notes-sync: command %s, want notes sync … --metrics-addr 0.0.0.0:9464 (scraped as notes-sync:9464)", cmd)
+	}
+	if p := l(dig(services, "notes-sync", "profiles")); !slices.Contains(p, any("notes")) {
+		t.Errorf("notes-sync: want profile notes (it needs a Domino server or drop folder), have %v", p)
 	}
 	if rf := l(prom["rule_files"]); len(rf) == 0 || !strings.HasPrefix(s(rf[0]), "/etc/prometheus/rules/") {
 		t.Errorf("prometheus.yml: rule_files %v: want /etc/prometheus/rules/*.yml (mounted from deploy/prometheus/rules)", rf)
@@ -529,7 +539,9 @@ func TestAlertRules(t *testing.T) {
 	// The alerts the operations issue asks for.
 	for _, want := range []string{"InfoworkHigh5xxRatio", "InfoworkRouteLatencyHigh", "InfoworkOutboxBacklogGrowing",
 		"InfoworkOutboxOldestAgeHigh", "InfoworkDeadLetters", "InfoworkIndexerErrors", "InfoworkSearchUnavailable",
-		"InfoworkDBPoolSaturated", "PostgresReplicationLagHigh", "InfoworkTargetDown"} {
+		"InfoworkDBPoolSaturated", "PostgresReplicationLagHigh", "InfoworkTargetDown",
+		// Notes coexistence (issue 8): sync lag, Domino refusing the credentials, errors rate.
+		"InfoworkNotesSyncLagHigh", "InfoworkNotesSyncAuthFailing", "InfoworkNotesSyncErrors"} {
 		if !alerts[want] {
 			t.Errorf("alert %s missing", want)
 		}
@@ -624,7 +636,8 @@ func TestGrafana(t *testing.T) {
 	for _, want := range []string{"infowork_http_request_duration_seconds_bucket", "infowork_search_duration_seconds_bucket",
 		"infowork_outbox_backlog", "infowork_outbox_oldest_age_seconds", "infowork_indexer_documents_total",
 		"infowork_indexer_batches_total", "infowork_indexer_freshness_seconds_bucket", "infowork_outbox_dead_letters",
-		"infowork_db_pool_acquired_connections", "pg_replication_lag_seconds"} {
+		"infowork_db_pool_acquired_connections", "pg_replication_lag_seconds",
+		"infowork_notes_sync_lag_seconds", "infowork_notes_sync_errors_total", "infowork_notes_sync_documents_total"} {
 		if !strings.Contains(all.String(), want) {
 			t.Errorf("no dashboard panel uses %s", want)
 		}

@@ -78,6 +78,10 @@ func newSyncMetrics(reg prometheus.Registerer, lag func() float64) *syncMetrics 
 	for _, k := range []string{"auth", "das", "import", "dropfolder", "reconcile"} {
 		m.errors.WithLabelValues(k)
 	}
+	// Every outcome exists from the start, so rate() and the dashboard see 0 rather than no data.
+	for _, o := range []string{"created", "updated", "unchanged", "stale", "conflict", "skipped"} {
+		m.documents.WithLabelValues(o)
+	}
 	if reg != nil {
 		reg.MustRegister(m.lag, m.lastSuccess, m.errors, m.documents, m.deleted)
 	}

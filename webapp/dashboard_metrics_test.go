@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"gopkg.in/yaml.v3"
 
+	"infowork/notes"
 	"infowork/savedsearch"
 	"infowork/search"
 	"infowork/store"
@@ -35,6 +36,15 @@ func TestOperationsDashboardsUseExportedMetrics(t *testing.T) {
 	reg.MustRegister(store.NewPoolCollector(s.DB))
 	eng := search.Instrument(s.Engine, reg)
 	if _, err := savedsearch.NewNotifier(savedsearch.NotifierOptions{DB: s.DB, Analyzer: sharedAnalyzer(t), Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	// The Lotus Notes sync ('infowork notes sync --metrics-addr', its own process) on the same
+	// registry: its row of the dashboard and its alerts are checked like the others.
+	im, err := notes.NewImporter(notes.Options{DB: s.DB, DataDir: t.TempDir(), Mapping: notes.DefaultMapping()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notes.NewSyncer(notes.SyncOptions{Importer: im, DropDir: t.TempDir(), Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
 	// Exercise: a request per kind, a record indexed, a search through the instrumented engine.
@@ -134,7 +144,8 @@ func TestOperationsDashboardsUseExportedMetrics(t *testing.T) {
 	for _, want := range []string{"infowork_http_request_duration_seconds_count", "infowork_http_request_duration_seconds_bucket",
 		"infowork_search_duration_seconds_bucket", "infowork_outbox_backlog", "infowork_outbox_oldest_age_seconds",
 		"infowork_indexer_documents_total", "infowork_indexer_batches_total", "infowork_outbox_dead_letters",
-		"infowork_db_pool_acquired_connections", "infowork_subscription_notifications_total"} {
+		"infowork_db_pool_acquired_connections", "infowork_subscription_notifications_total",
+		"infowork_notes_sync_lag_seconds", "infowork_notes_sync_errors_total", "infowork_notes_sync_documents_total"} {
 		if len(used[want]) == 0 {
 			t.Errorf("no dashboard panel or alert uses %s", want)
 		}
