@@ -128,6 +128,7 @@ type Periodical struct {
 	Distribution   []string
 	SignerID       int64 // designated signer, 0 if none
 	SignerName     string
+	SignerUsername string
 	LastTotal      int
 }
 
@@ -319,14 +320,14 @@ func codeRE(c string) bool {
 
 const selectPeriodical = `SELECT p.id, p.code, p.name, p.kind, COALESCE(p.parent_id, 0), p.level, p.sections, p.frequency,
 	p.classification, p.masthead_org, p.footer_note, p.distribution, COALESCE(p.signer_id, 0),
-	COALESCE(NULLIF(su.display_name, ''), su.username, ''), p.last_total
+	COALESCE(NULLIF(su.display_name, ''), su.username, ''), p.last_total, COALESCE(su.username, '')
 	FROM periodicals p LEFT JOIN users su ON su.id = p.signer_id`
 
 func scanPeriodical(r pgx.CollectableRow) (Periodical, error) {
 	var p Periodical
 	var cl int16
 	err := r.Scan(&p.ID, &p.Code, &p.Name, &p.Kind, &p.ParentID, &p.Level, &p.Sections, &p.Frequency, &cl,
-		&p.MastheadOrg, &p.FooterNote, &p.Distribution, &p.SignerID, &p.SignerName, &p.LastTotal)
+		&p.MastheadOrg, &p.FooterNote, &p.Distribution, &p.SignerID, &p.SignerName, &p.LastTotal, &p.SignerUsername)
 	p.Classification = label.Level(cl)
 	return p, err
 }

@@ -79,6 +79,7 @@ var periodicalFlashes = map[string]string{
 	"feedback":    "反馈已提交。",
 	"reviewed":    "已审核办结。",
 	"periodical":  "刊物已创建。",
+	"updated":     "刊物定义已保存，修改已记入审计日志。",
 	"seeded":      "已按检索结果编入本期。",
 	"voided":      "本期已作废，期号保留不再使用。",
 }

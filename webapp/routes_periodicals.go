@@ -6,6 +6,8 @@ import "github.com/gofiber/fiber/v2"
 func (a *App) periodicalRoutes(f *fiber.App, api fiber.Router) {
 	f.Get("/periodicals", requireLogin, a.periodicalList)
 	f.Post("/periodicals", requireLogin, a.periodicalCreate)
+	f.Get("/periodicals/:id<int>/edit", requireLogin, a.periodicalEdit)
+	f.Post("/periodicals/:id<int>", requireLogin, a.periodicalUpdate)
 	f.Post("/periodicals/:id<int>/issues", requireLogin, a.issueCreate)
 	f.Get("/issues/:id<int>", requireLogin, a.issueShow)
 	f.Post("/issues/:id<int>/items", requireLogin, a.issueAddItems)
