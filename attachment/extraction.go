@@ -401,6 +401,11 @@ func (s *Service) PageImage(ctx context.Context, sub access.Subject, id int64, p
 			return a, nil, fmt.Errorf("attachment %d: no previews without an extractor: %w", id, store.ErrNotFound)
 		}
 		b, err = x.Render(ctx, s.BlobPath(a.SHA256), a.ContentType, page, width)
+		if err != nil && !errors.Is(err, extract.ErrUnreadable) && ctx.Err() == nil {
+			// A child that could not start or died (a busy machine) gets one more try.
+			s.log.Warn("page preview failed, retrying", "attachment", id, "page", page, "err", err)
+			b, err = x.Render(ctx, s.BlobPath(a.SHA256), a.ContentType, page, width)
+		}
 		if errors.Is(err, extract.ErrUnreadable) {
 			return a, nil, fmt.Errorf("attachment %d page %d: %s: %w", id, page, extract.Reason(err), store.ErrNotFound)
 		}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Runner runs extraction and rendering in a child process with limits. The zero value is not
@@ -125,11 +127,19 @@ func (r *Runner) run(ctx context.Context, args ...string) ([]byte, error) {
 	}
 	timer := time.AfterFunc(r.timeout, func() { kill(fmt.Sprintf("处理超时（超过 %s）", r.timeout)) })
 	stop := context.AfterFunc(ctx, func() { kill("处理被取消") })
-	err := cmd.Wait()
-	timer.Stop()
+	// Wait for the child to exit without reaping it: while its zombie holds the pid, the
+	// process group id cannot be reused by another process, so killing the group here reaches
+	// only what this child started (a tool it left running) — never a stranger's group.
+	var si unix.Siginfo
+	for {
+		if werr := unix.Waitid(unix.P_PID, pgid, &si, unix.WEXITED|unix.WNOWAIT, nil); werr != unix.EINTR {
+			break
+		}
+	}
+	timer.Stop() // both before the reap: a late kill must not reach a reused group id
 	stop()
-	// Whatever the child left running (a tool it started) goes with the group.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	err := cmd.Wait()
 	mu.Lock()
 	why := reason
 	mu.Unlock()
