@@ -411,3 +411,16 @@ func (s *Service) Review(ctx context.Context, sub access.Subject, taskID int64, 
 	}
 	return nil
 }
+
+// TaskEndorsement returns the endorsement a follow-up task belongs to, as the subject may see it
+// (the JSON API answers a feedback or review with the whole endorsement).
+func (s *Service) TaskEndorsement(ctx context.Context, sub access.Subject, taskID int64) (Endorsement, error) {
+	var eid int64
+	if err := s.db.QueryRow(ctx, `SELECT endorsement_id FROM endorsement_tasks WHERE id = $1`, taskID).Scan(&eid); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Endorsement{}, fmt.Errorf("periodical: task %d: %w", taskID, ErrNotFound)
+		}
+		return Endorsement{}, fmt.Errorf("periodical: task %d: %w", taskID, err)
+	}
+	return s.Endorsement(ctx, sub, eid)
+}

@@ -699,6 +699,11 @@ func (a *App) apiIssue(c *fiber.Ctx) error {
 	if err != nil {
 		return periodicalError(err)
 	}
+	return c.JSON(issueJSON(is))
+}
+
+// issueJSON is the Issue schema of docs/openapi.yaml.
+func issueJSON(is periodical.Issue) fiber.Map {
 	items := make([]fiber.Map, 0, len(is.Items))
 	for _, it := range is.Items {
 		m := fiber.Map{"id": it.ID, "ref": it.Ref.String(), "section": it.Section, "position": it.Position, "editor_note": it.EditorNote}
@@ -712,7 +717,7 @@ func (a *App) apiIssue(c *fiber.Ctx) error {
 		revs = append(revs, fiber.Map{"revision": r.Revision, "reason": r.Reason, "content_hash": r.ContentHash, "signed_by": r.SignedBy,
 			"signed_at": r.SignedAt, "pdf_sha256": r.PDFSHA256, "docx_sha256": r.DOCXSHA256})
 	}
-	return c.JSON(fiber.Map{"id": is.ID, "periodical": is.Periodical.Name, "year": is.Year, "year_number": is.YearNumber,
+	return fiber.Map{"id": is.ID, "periodical": is.Periodical.Name, "year": is.Year, "year_number": is.YearNumber,
 		"total_number": is.TotalNumber, "date": is.Date.Format("2006-01-02"), "state": is.State, "revision": is.Revision,
-		"classification": is.Classification.String(), "items": items, "revisions": revs})
+		"classification": is.Classification.String(), "items": items, "revisions": revs}
 }

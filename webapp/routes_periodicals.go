@@ -36,4 +36,13 @@ func (a *App) periodicalRoutes(f *fiber.App, api fiber.Router) {
 
 	api.Get("/periodicals", requireLogin, a.apiPeriodicals)
 	api.Get("/issues/:id<int>", requireLogin, a.apiIssue)
+	api.Post("/periodicals/:id<int>/issues", requireLogin, a.apiIssueCreate)
+	api.Post("/issues/:id<int>/items", requireLogin, a.apiIssueAddItems)
+	api.Put("/issues/:id<int>/order", requireLogin, a.apiIssueOrder)
+	api.Post("/issues/:id<int>/sign", requireLogin, a.apiIssueSign)
+	api.Post("/issues/:id<int>/distributions", requireLogin, a.apiIssueDistribute)
+	api.Post("/issues/:id<int>/archive", requireLogin, a.apiIssueArchive)
+	api.Post("/issues/:id<int>/items/:item<int>/endorsements", requireLogin, a.apiEndorsementCreate)
+	api.Post("/endorsement-tasks/:id<int>/feedback", requireLogin, a.apiTaskFeedback)
+	api.Post("/endorsement-tasks/:id<int>/review", requireLogin, a.apiTaskReview)
 }
