@@ -39,7 +39,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "generator seed (the same seed gives the same documents and queries)")
 	scenarios := fs.String("scenarios", strings.Join(bench.AllScenarios, ","), "scenarios to run (load always runs)")
 	clients := fs.String("clients", "1,8,32", "concurrent search clients")
-	searchDur := fs.Duration("search-duration", 15*time.Second, "measuring time per engine and client count")
+	searchDur := fs.Duration("search-duration", 10*time.Second, "measuring time per engine and client count")
 	freshWrites := fs.Int("fresh-writes", 100, "freshness: writes per engine")
 	freshRate := fs.Float64("fresh-rate", 20, "freshness: writes per second")
 	httpRate := fs.Int("http-rate", 1000, "HTTP: requests per second")
