@@ -394,22 +394,22 @@ func (im *Importer) ImportDocument(ctx context.Context, db DatabaseInfo, acl *AC
 				return nil
 			case same && s.hash == srcHash && s.currentVersion != s.submissionVersion:
 				outcome = Conflict
-				return im.conflict(ctx, tx, d, s, "both_changed",
-					fmt.Sprintf("the mapping or the ACL gives record %d other fields or readers, and infowork changed it since the import", s.submissionID))
+				return im.conflictIncoming(ctx, tx, d, s, "both_changed",
+					fmt.Sprintf("the mapping or the ACL gives record %d other fields or readers, and infowork changed it since the import", s.submissionID), lr, rawSHA)
 			case same && s.hash == srcHash:
 				// The document did not change but what it maps to did (a newer ACL, names or
 				// fields added to the mapping): the record is derived again.
 				rederived = true
 			case same:
 				outcome = Conflict
-				return im.conflict(ctx, tx, d, s, "same_sequence_differs", "same sequence, different content")
+				return im.conflictIncoming(ctx, tx, d, s, "same_sequence_differs", "same sequence, different content", lr, rawSHA)
 			case !later:
 				outcome = Stale
 				return nil
 			case s.currentVersion != s.submissionVersion:
 				outcome = Conflict
-				return im.conflict(ctx, tx, d, s, "both_changed",
-					fmt.Sprintf("infowork record %d changed (version %d → %d) since the last import", s.submissionID, s.submissionVersion, s.currentVersion))
+				return im.conflictIncoming(ctx, tx, d, s, "both_changed",
+					fmt.Sprintf("infowork record %d changed (version %d → %d) since the last import", s.submissionID, s.submissionVersion, s.currentVersion), lr, rawSHA)
 			}
 		}
 		id, version, err := submission.SaveLegacyTx(ctx, tx, s.submissionID, lr)

@@ -33,8 +33,9 @@ func adminNav(u *auth.User) []navLink {
 	switch auth.AdminRoleOf(u.Roles) {
 	case access.RoleSysAdmin:
 		return []navLink{{"/admin/users", "用户管理", "admin-users"}, {"/admin/units", "单位管理", "admin-units"}, {"/admin/system", "运行状态", "admin-system"},
-			{"/admin/workflows", "流程定义", "admin-workflows"}, // workflow editor: routes_desk.go
-			{"/scoring", "考核规则", "scoring"}}                 // scoring rules as data: routes_statistics.go
+			{"/admin/workflows", "流程定义", "admin-workflows"},       // workflow editor: routes_desk.go
+			{"/scoring", "考核规则", "scoring"},                       // scoring rules as data: routes_statistics.go
+			{"/admin/notes/conflicts", "Notes 冲突", "admin-notes"}} // Notes conflict review: notes.go
 	case access.RoleSecAdmin:
 		return []navLink{{"/admin/security", "授权与密级", "admin-security"}, {"/admin/records", "信息密级标记", "admin-records"}}
 	case access.RoleAuditAdmin:
