@@ -60,6 +60,7 @@ type column struct {
 type segColumns struct {
 	once sync.Once
 	cols map[string]*column
+	ids  []string // external id per local document (idSort)
 	err  error
 }
 
@@ -98,7 +99,12 @@ func (c *columnCache) get(segs []*scorch.SegmentSnapshot) ([]*segColumns, error)
 	c.mu.Unlock()
 	fields := columnFields()
 	for i, sc := range out {
-		sc.once.Do(func() { sc.cols, sc.err = buildColumns(segs[i].Segment(), fields) })
+		sc.once.Do(func() {
+			sc.cols, sc.err = buildColumns(segs[i].Segment(), fields)
+			if sc.err == nil {
+				sc.ids, sc.err = buildIDs(segs[i].Segment())
+			}
+		})
 		if sc.err != nil {
 			return nil, sc.err
 		}
@@ -152,6 +158,21 @@ func buildColumns(s segment.Segment, fields []string) (map[string]*column, error
 	return cols, nil
 }
 
+// buildIDs reads the external id of every document of the segment once, so the id tie-break
+// of the sort does not look it up (decoding stored fields) for every hit of every search.
+func buildIDs(s segment.Segment) ([]string, error) {
+	n := s.Count()
+	ids := make([]string, n)
+	for doc := uint64(0); doc < n; doc++ {
+		id, err := s.DocID(doc)
+		if err != nil {
+			return nil, err
+		}
+		ids[doc] = string(id)
+	}
+	return ids, nil
+}
+
 // facetCounter counts the matches of one search per facet field.
 type facetCounter struct {
 	cache  *columnCache
@@ -164,6 +185,7 @@ type facetCounter struct {
 type segCount struct {
 	n      uint64
 	date   *column
+	ids    []string
 	cols   []*column // per fields[i]
 	counts [][]int   // per fields[i], per ordinal
 }
@@ -188,7 +210,8 @@ func (fc *facetCounter) prepare(r index.IndexReader) {
 		n := ss.Segment().Count()
 		running += n
 		sc := segCount{n: n, date: cols[i].cols[fDate], cols: make([]*column, len(fc.fields)), counts: make([][]int, len(fc.fields))}
-		if sc.date == nil || sc.date.multi || uint64(len(sc.date.ord)) != n {
+		sc.ids = cols[i].ids
+		if sc.date == nil || sc.date.multi || uint64(len(sc.date.ord)) != n || uint64(len(sc.ids)) != n {
 			fc.err = errNoColumns
 			return
 		}
@@ -317,3 +340,29 @@ func (s *dateSort) RequiresScoring() bool       { return false }
 func (s *dateSort) RequiresFields() []string    { return nil }
 func (s *dateSort) Reverse()                    { s.desc = !s.desc }
 func (s *dateSort) Copy() bsearch.SearchSort    { c := *s; return &c }
+
+// idSort is search.SortDocID (ascending external id) read from the segment's id column.
+type idSort struct {
+	fc   *facetCounter
+	desc bool
+}
+
+func (s *idSort) UpdateVisitor(string, []byte) {}
+
+func (s *idSort) Value(d *bsearch.DocumentMatch) string {
+	if sc, local, ok := s.fc.locate(d.IndexInternalID); ok {
+		return sc.ids[local]
+	}
+	if s.fc.err == nil {
+		s.fc.err = errNoColumns
+	}
+	return d.ID
+}
+
+func (s *idSort) DecodeValue(v string) string { return v }
+func (s *idSort) Descending() bool            { return s.desc }
+func (s *idSort) RequiresDocID() bool         { return false }
+func (s *idSort) RequiresScoring() bool       { return false }
+func (s *idSort) RequiresFields() []string    { return nil }
+func (s *idSort) Reverse()                    { s.desc = !s.desc }
+func (s *idSort) Copy() bsearch.SearchSort    { c := *s; return &c }

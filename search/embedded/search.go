@@ -77,10 +77,11 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	fc.fields = slices.Compact(fc.fields)
 	req.Query = &countingQuery{Query: bq, fc: fc}
 	byDate := &dateSort{fc: fc, desc: true}
+	byID := &idSort{fc: fc}
 	if q.Sort == search.SortDate {
-		req.Sort = bsearch.SortOrder{byDate, &bsearch.SortDocID{}}
+		req.Sort = bsearch.SortOrder{byDate, byID}
 	} else {
-		req.Sort = bsearch.SortOrder{&bsearch.SortScore{Desc: true}, byDate, &bsearch.SortDocID{}}
+		req.Sort = bsearch.SortOrder{&bsearch.SortScore{Desc: true}, byDate, byID}
 	}
 	res, err := e.idx.SearchInContext(ctx, req)
 	if err == nil && fc.err != nil {
