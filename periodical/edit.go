@@ -94,6 +94,7 @@ type Change struct {
 	At       string
 	Username string
 	Detail   string
+	Action   string // 创建 or 修改
 }
 
 // History lists the audited creation and edits of a definition, newest first.
@@ -101,7 +102,8 @@ func (s *Service) History(ctx context.Context, sub access.Subject, p Periodical,
 	if !canManage(sub) || !sub.Clearance.Dominates(p.Classification) {
 		return nil, fmt.Errorf("periodical: history: %w", ErrForbidden)
 	}
-	rows, err := s.db.Query(ctx, `SELECT to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), username, detail FROM audit_log
+	rows, err := s.db.Query(ctx, `SELECT to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), username, detail,
+			CASE action WHEN 'periodical.create' THEN '创建' ELSE '修改' END FROM audit_log
 		WHERE object = $1 AND action IN ('periodical.create', 'periodical.update') ORDER BY id DESC LIMIT $2`,
 		"periodical:"+strconv.FormatInt(p.ID, 10), limit)
 	if err != nil {
