@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"infowork/access"
+	"infowork/dedup"
 	"infowork/desk"
 	"infowork/search"
 )
@@ -65,6 +66,9 @@ type deskPage struct {
 	Queue   string // name of the selected queue
 	Scope   string // "all", "mine" or "overdue"
 	CanEdit bool
+	// Similar holds, per listed item, the reports the viewer may read that look like the same
+	// event (package dedup, the record's 相似信息 panel): the desk shows a badge linking there.
+	Similar map[int64][]dedup.Match
 }
 
 func (a *App) deskFilter(c *fiber.Ctx) desk.Filter {
@@ -79,6 +83,16 @@ func (a *App) deskView(c *fiber.Ctx) error {
 		return deskError(err)
 	}
 	p := deskPage{View: v, Filter: f, Scope: "all", CanEdit: sub.Has(access.RoleEditor) || sub.Has(access.RoleSigner)}
+	if len(v.Items) > 0 {
+		ids := make([]int64, len(v.Items))
+		for i, it := range v.Items {
+			ids[i] = it.ID
+		}
+		// One candidate query for the whole queue, within the viewer's scope and clearance.
+		if p.Similar, err = a.dedup().Hints(c.UserContext(), sub, ids, dedup.Options{}); err != nil {
+			return err
+		}
+	}
 	switch {
 	case f.Mine:
 		p.Scope = "mine"

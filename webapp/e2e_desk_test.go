@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -49,6 +50,12 @@ func deskUsers(t *testing.T, s *stack) {
 // directReport stores a report of rep_a as reported directly (state submitted).
 func directReport(t *testing.T, s *stack, title string, draft bool) int64 {
 	t.Helper()
+	return directReportText(t, s, title, "正文。", draft)
+}
+
+// directReportText is directReport with a body of the caller's.
+func directReportText(t *testing.T, s *stack, title, body string, draft bool) int64 {
+	t.Helper()
 	ctx := context.Background()
 	var id int64
 	if err := s.DB.QueryRow(ctx, `SELECT id FROM users WHERE username = 'rep_a'`).Scan(&id); err != nil {
@@ -58,7 +65,7 @@ func directReport(t *testing.T, s *stack, title string, draft bool) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := submission.Input{Title: title, Body: "正文。", Draft: draft}
+	in := submission.Input{Title: title, Body: body, Draft: draft}
 	if !draft {
 		in.WriterName, in.WriterPhone = "张三", "13812345678"
 	}
@@ -251,6 +258,36 @@ func TestDeskPages(t *testing.T) {
 	body := string(pg.Body)
 	must(t, pg.Status == http.StatusOK && strings.Contains(body, "编辑台页面测试") && strings.Contains(body, `class="age-badge age-fresh"`) &&
 		strings.Contains(body, `data-state="submitted"`), "desk page: %s", pg)
+
+	// Two units' reports of the same event carry a near-duplicate badge linking to the record's
+	// similar panel; an unrelated report (and the first one) carries none.
+	dupA := directReportText(t, s, "城东路口水管爆裂致交通拥堵", "今天上午八时许，城东路与建设大街交叉口地下供水管道爆裂，路面积水约三十厘米，"+
+		"早高峰车辆排队超过一公里，自来水公司抢修队已到场处置，预计下午恢复供水。", false)
+	dupB := directReportText(t, s, "城东路口供水管道爆裂", "今天上午八时许，城东路与建设大街交叉口地下供水管道爆裂，路面积水约三十厘米，"+
+		"早高峰车辆排队超过一公里，自来水公司抢修队已到场处置，预计今天下午恢复供水。", false)
+	other := directReportText(t, s, "市图书馆举办少儿阅读周", "市图书馆本周举办少儿阅读周活动，安排绘本共读、作家见面会和亲子手工课，"+
+		"全市二十余所小学的学生报名参加，活动持续到周日。", false)
+	pg = ed1.get("/desk")
+	body = string(pg.Body)
+	row := func(id int64) string {
+		t.Helper()
+		m := regexp.MustCompile(`(?s)<tr[^>]*data-id="` + strconv.FormatInt(id, 10) + `">.*?</tr>`).FindString(body)
+		if m == "" {
+			t.Fatalf("no desk row for %d: %s", id, pg)
+		}
+		return m
+	}
+	for _, c := range [][2]int64{{dupA, dupB}, {dupB, dupA}} {
+		r := row(c[0])
+		must(t, strings.Contains(r, `class="badge dup-badge" href="/submissions/`+strconv.FormatInt(c[0], 10)+`#similar"`) &&
+			strings.Contains(r, "疑似重复 1") && strings.Contains(r, "#"+strconv.FormatInt(c[1], 10)+" "), "row of %d has no near-duplicate badge: %s", c[0], r)
+	}
+	for _, id := range []int64{other, id} {
+		must(t, !strings.Contains(row(id), "dup-badge"), "unrelated report %d has a near-duplicate badge: %s", id, row(id))
+	}
+	pg = ed1.get("/submissions/" + strconv.FormatInt(dupA, 10))
+	must(t, strings.Contains(string(pg.Body), `id="similar"`) && strings.Contains(string(pg.Body), `<a href="/submissions/`+strconv.FormatInt(dupB, 10)+`">`),
+		"the badge's target lists the other report: %s", pg)
 
 	// editor1 locks from the record page; editor2 sees the holder and no lock button, and is
 	// refused with 409 when it posts the lock anyway.
