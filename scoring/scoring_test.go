@@ -342,8 +342,17 @@ func TestSyncEndorsementsAndSolicitations(t *testing.T) {
 	exec(`INSERT INTO endorsements (issue_item_id, item_kind, item_id, leader_name, leader_level, text, endorsed_on)
 		SELECT id, 'submission', $1, '张三', 'province', '请有关部门研究。', '2026-03-10' FROM periodical_issue_items`, f.subs[0])
 	exec(`INSERT INTO solicitations (kind, topic, deadline) VALUES ('solicitation', '防汛', '2026-03-15 18:00+08'), ('solicitation', '春耕', '2026-03-20 18:00+08')`)
-	exec(`INSERT INTO solicitation_targets (solicitation_id, unit_id, status) SELECT id, $1, 'missing' FROM solicitations`, B)
-	exec(`INSERT INTO solicitation_targets (solicitation_id, unit_id, status, answered_at) SELECT id, $1, 'late', '2026-03-16 09:00+08' FROM solicitations WHERE topic = '防汛'`, A)
+	// Targets as package solicitation creates them (pending); nobody views the solicitations
+	// after their deadlines, so only the sync's refresh can find B's two missed answers. A
+	// answers 防汛 the morning after its deadline: late.
+	exec(`INSERT INTO solicitation_targets (solicitation_id, unit_id) SELECT id, $1 FROM solicitations`, B)
+	exec(`INSERT INTO solicitation_targets (solicitation_id, unit_id) SELECT id, $1 FROM solicitations WHERE topic = '防汛'`, A)
+	answer := func(unit int64, topic string, reported time.Time) {
+		t.Helper()
+		exec(`INSERT INTO submissions (unit_id, title, body_html, body_text, state, reported_at, solicitation_id)
+			SELECT $1, '约稿回复', '<p>x</p>', 'x', 'submitted', $2, id FROM solicitations WHERE topic = $3`, unit, reported, topic)
+	}
+	answer(A, "防汛", time.Date(2026, 3, 16, 9, 0, 0, 0, search.Location))
 
 	n, err := svc.SyncAll(ctx)
 	if err != nil || n != 4 {
@@ -365,10 +374,30 @@ func TestSyncEndorsementsAndSolicitations(t *testing.T) {
 	if pts["UA"] != 40 || pts["UB"] != -10 {
 		t.Fatalf("points %v", pts)
 	}
+	ledger, err := svc.Ledger(ctx, "UB", 2026, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missed, deducted int
+	for _, r := range ledger {
+		if r.Kind == scoring.KindSolicitationMissed {
+			missed++
+			if r.Points < 0 {
+				deducted++
+			}
+		}
+	}
+	if missed != 2 || deducted != 1 {
+		t.Fatalf("B's ledger after the unseen deadlines: %+v", ledger)
+	}
+	var statuses []string
+	if err := f.db.QueryRow(ctx, `SELECT array_agg(status ORDER BY unit_id, solicitation_id) FROM solicitation_targets`).Scan(&statuses); err != nil ||
+		strings.Join(statuses, ",") != "late,missing,missing" {
+		t.Fatalf("targets after the sync: %v %v", statuses, err)
+	}
 	// B answers 春耕 late after all: its missed event is voided, a late one recorded; B is back
 	// to one missed (0) and one late (0).
-	exec(`UPDATE solicitation_targets SET status = 'late', answered_at = '2026-03-22 09:00+08' WHERE unit_id = $1
-		AND solicitation_id = (SELECT id FROM solicitations WHERE topic = '春耕')`, B)
+	answer(B, "春耕", time.Date(2026, 3, 22, 9, 0, 0, 0, search.Location))
 	if _, err := svc.SyncAll(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"infowork/access"
+	"infowork/solicitation"
 )
 
 // Sources of scoring facts. Each sync is idempotent (events keyed by their source) and cheap
@@ -48,8 +49,13 @@ func (s *Service) SyncEndorsements(ctx context.Context) (int, error) {
 
 // SyncSolicitations records a late or missed solicitation for every target unit whose status
 // (package solicitation, table solicitation_targets) is late or missing, and voids the event of
-// a target whose status changed since.
+// a target whose status changed since. The target rows are recomputed first
+// (solicitation.RefreshAll): a status is otherwise only refreshed when someone views the
+// solicitation, and a deadline that passed unseen would leave a target pending, never missed.
 func (s *Service) SyncSolicitations(ctx context.Context) (int, error) {
+	if err := solicitation.New(s.db).RefreshAll(ctx); err != nil {
+		return 0, fmt.Errorf("scoring: sync: %w", err)
+	}
 	return s.syncQuery(ctx, `
 		SELECT 'solicitation:' || t.solicitation_id || ':' || t.unit_id, CASE t.status WHEN 'late' THEN 'solicitation_late' ELSE 'solicitation_missed' END,
 			t.unit_id, t.submission_id, CASE t.status WHEN 'late' THEN COALESCE(t.answered_at, so.deadline) ELSE so.deadline END, '', ''
