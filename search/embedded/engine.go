@@ -100,6 +100,7 @@ type Engine struct {
 
 	columns     columnCache  // facet columns per segment (facets.go)
 	columnCount atomic.Int64 // searches whose facets came from the columns (tests)
+	columnsOff  bool         // tests: always take the path without columns (Bleve's facets and sort)
 }
 
 var _ search.Engine = (*Engine)(nil)

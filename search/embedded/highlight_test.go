@@ -251,6 +251,25 @@ func TestColumnFacetsMatchBleveFacets(t *testing.T) {
 	if n := e.columnCount.Load(); n != int64(3*len(queries)) {
 		t.Fatalf("%d of %d searches counted facets from the columns", n, 3*len(queries))
 	}
+	// The path without columns (the fallback) gives the same results, hits included.
+	for _, q := range queries {
+		q.Facets, q.DateHistogram, q.FacetSize = search.AllFacets, search.IntervalMonth, 1000
+		e.columnsOff = false
+		a, err := e.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.columnsOff = true
+		b, err := e.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Took, b.Took = 0, 0
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("%q: with columns\n%v\nwithout\n%v", q.Text, a, b)
+		}
+	}
+	e.columnsOff = false
 }
 
 // bleveFacetSearch runs q with Bleve computing the facets, as the fallback does.

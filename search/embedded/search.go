@@ -53,10 +53,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	req := bleve.NewSearchRequestOptions(bq, size, (page-1)*size, false)
 	req.Fields = hitFields
 	if q.Sort == search.SortDate {
-		req.SortBy([]string{"-" + fDate, "_id"})
 		req.Score = "none"
-	} else {
-		req.SortBy([]string{"-_score", "-" + fDate, "_id"})
 	}
 	for _, name := range q.Facets {
 		if _, ok := facetFields[name]; !ok {
@@ -83,7 +80,12 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	} else {
 		req.Sort = bsearch.SortOrder{&bsearch.SortScore{Desc: true}, byDate, byID}
 	}
-	res, err := e.idx.SearchInContext(ctx, req)
+	var res *bleve.SearchResult
+	if e.columnsOff {
+		fc.err = errNoColumns
+	} else {
+		res, err = e.idx.SearchInContext(ctx, req)
+	}
 	if err == nil && fc.err != nil {
 		fc = nil
 		req.Query = bq
