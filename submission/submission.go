@@ -55,7 +55,7 @@ const (
 )
 
 var stateNames = map[string]string{StateDraft: "草稿", "unit_approval": "单位审签", StateSubmitted: "已报送",
-	"in_review": "编辑审核", "adopted": "采用", "merged": "综合采用", "returned": "退回", "filed": "存档备查"}
+	"in_review": "编辑审核", "adopted": "采用", "merged": "综合采用", "returned": "退回", "filed": "存档备查", "withdrawn": "已撤销"}
 
 // StateName returns the zh-CN name of a state.
 func StateName(s string) string {

@@ -22,6 +22,7 @@ import (
 	"infowork/store"
 	"infowork/submission"
 	"infowork/unit"
+	"infowork/workflow"
 )
 
 // fixture is a database with two units, a small category tree and a few people.
@@ -541,5 +542,20 @@ func TestDeniedReadIsAudited(t *testing.T) {
 	var all int
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE outcome = 'denied'`).Scan(&all); err != nil || all != 1 {
 		t.Fatalf("denied rows in all: %d (%v), want 1", all, err)
+	}
+}
+
+// Every state of the shipped default workflow has its zh-CN name in submission.StateName (pages
+// without a definition at hand — exports, lists — would otherwise show the code), and the two
+// names agree.
+func TestStateNamesCoverDefaultWorkflow(t *testing.T) {
+	d := workflow.Default()
+	if len(d.States) == 0 {
+		t.Fatal("the default workflow has no states")
+	}
+	for _, st := range d.States {
+		if got := submission.StateName(st.Code); got == st.Code || got != st.Name {
+			t.Errorf("state %s: submission.StateName gives %q, workflow/default.json names it %q", st.Code, got, st.Name)
+		}
 	}
 }
