@@ -23,6 +23,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Skip("end-to-end bench run")
 	}
 	ds, an := dataset(t)
+	realCorpus(t, ds)
 	db := testenv.DB(t)
 	authSvc, err := auth.New(db, auth.Options{Logger: testenv.Logger(t), SecretKey: []byte("infowork-test-secret-key-32-byte"),
 		HashParams: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})

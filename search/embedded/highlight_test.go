@@ -39,7 +39,7 @@ func TestSnippetsFromTermVectorsMatchHighlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	queries := []string{"", "小区 停车", `"物业管理"`, "噪音 OR 扰民", "学校 -幼儿园", "城乡建设"}
-	for _, m := range ds.Messages[:60] {
+	for _, m := range ds.Messages[:min(60, len(ds.Messages))] {
 		var words []string
 		for _, tok := range an.Query(m.Title) {
 			if utf8.RuneCountInString(tok.Term) >= 2 {
