@@ -8,8 +8,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
-	"infowork/audit"
 	"infowork/attachment"
+	"infowork/audit"
 	"infowork/outbox"
 )
 

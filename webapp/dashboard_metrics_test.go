@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -59,9 +61,19 @@ func TestOperationsDashboardsUseExportedMetrics(t *testing.T) {
 	if r := s.api(t, "GET", "/healthz", "", nil); r.Status != http.StatusOK {
 		t.Fatal(r)
 	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	// The indexer counts a batch after the engine has made it searchable (and after its ack), so
+	// the counters may lag waitIndexed by a moment: gather until they are there.
+	var families []*dto.MetricFamily
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var err error
+		if families, err = reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(families, func(f *dto.MetricFamily) bool { return f.GetName() == "infowork_indexer_batches_total" }) ||
+			time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	exported := map[string]bool{}
 	for _, f := range families {

@@ -48,7 +48,7 @@ func (a *App) routes() {
 	f.Get("/attachments/:id<int>", requireLogin, a.attachmentDownload)
 	f.Get("/attachments/:id<int>/preview", requireLogin, a.attachmentPreview)
 	f.Get("/search", requireLogin, a.searchPage)
-	a.adminRoutes() // /admin: the three separated administrators (admin_routes.go)
+	a.adminRoutes()  // /admin: the three separated administrators (admin_routes.go)
 	a.notesRoutes(f) // notes.go: the system administrator's Notes conflict review (issue 8)
 
 	// JSON API.
