@@ -59,7 +59,42 @@ type config struct {
 	RateLoginPerUser   int           // INFOWORK_RATE_LOGIN_PER_USER, default 10 per minute
 	RatePerSession     int           // INFOWORK_RATE_PER_SESSION, default 600 per minute
 
-	UploadMaxBytes int // INFOWORK_UPLOAD_MAX_BYTES, default 1 MiB (the gov limit per image)
+	// Upload limits (docs/documents.md, "Limits"). INFOWORK_UPLOAD_MAX_BYTES keeps the meaning it
+	// has had since images came first: the limit of one image (default 1 MiB, the gov intake
+	// rule). INFOWORK_UPLOAD_MAX_DOCUMENT_BYTES is the limit of one document (PDF, Office, text,
+	// HTML; default 20 MiB) and so of any upload: it must be at least the image limit.
+	UploadMaxBytes         int // INFOWORK_UPLOAD_MAX_BYTES, default 1 MiB
+	UploadMaxDocumentBytes int // INFOWORK_UPLOAD_MAX_DOCUMENT_BYTES, default 20 MiB
+}
+
+// Bounds of the upload limits. The web server holds a request body in memory while it is read
+// (BodyLimit is the document limit plus multipart headroom), so a document may not exceed
+// 100 MiB; below 1 KiB no real file fits.
+const (
+	uploadLimitMin         = 1 << 10
+	uploadImageLimitMax    = 64 << 20
+	uploadDocumentLimitMax = 100 << 20
+)
+
+// loadUploadLimits reads and checks the two upload limits.
+func (c *config) loadUploadLimits() error {
+	var err error
+	if c.UploadMaxBytes, err = envInt("INFOWORK_UPLOAD_MAX_BYTES", attachment.DefaultMaxBytes, uploadLimitMin, uploadImageLimitMax); err != nil {
+		return err
+	}
+	if c.UploadMaxDocumentBytes, err = envInt("INFOWORK_UPLOAD_MAX_DOCUMENT_BYTES", attachment.DefaultMaxDocumentBytes, uploadLimitMin, uploadDocumentLimitMax); err != nil {
+		return err
+	}
+	if c.UploadMaxDocumentBytes < c.UploadMaxBytes {
+		return fmt.Errorf("INFOWORK_UPLOAD_MAX_DOCUMENT_BYTES=%d is below INFOWORK_UPLOAD_MAX_BYTES=%d (the image limit): the document limit caps every upload, so it must be at least the image limit",
+			c.UploadMaxDocumentBytes, c.UploadMaxBytes)
+	}
+	return nil
+}
+
+// attachmentOptions are the attachment store's options from the configuration.
+func (c config) attachmentOptions() attachment.Options {
+	return attachment.Options{DataDir: c.DataDir, MaxBytes: int64(c.UploadMaxBytes), MaxDocumentBytes: int64(c.UploadMaxDocumentBytes)}
 }
 
 func loadConfig() (config, error) {
@@ -92,10 +127,10 @@ func loadConfig() (config, error) {
 	if err := c.loadAccountConfig(); err != nil {
 		return c, err
 	}
-	var err error
-	if c.UploadMaxBytes, err = envInt("INFOWORK_UPLOAD_MAX_BYTES", attachment.DefaultMaxBytes, 1<<10, 64<<20); err != nil {
+	if err := c.loadUploadLimits(); err != nil {
 		return c, err
 	}
+	var err error
 	if c.SearchReplicas, err = envInt("INFOWORK_SEARCH_REPLICAS", 0, 0, 10); err != nil {
 		return c, err
 	}

@@ -186,7 +186,9 @@ func cmdServe(ctx context.Context, args []string, withWeb, withIndexer bool) err
 		if err != nil {
 			return err
 		}
-		atts, err := attachment.New(db, attachment.Options{DataDir: cfg.DataDir, MaxBytes: int64(cfg.UploadMaxBytes), Extractor: runner, Logger: log})
+		ao := cfg.attachmentOptions() // the upload limits (INFOWORK_UPLOAD_MAX_BYTES, …_DOCUMENT_BYTES)
+		ao.Extractor, ao.Logger = runner, log
+		atts, err := attachment.New(db, ao)
 		if err != nil {
 			return err
 		}
