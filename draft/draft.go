@@ -1,6 +1,7 @@
 package draft
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -799,57 +800,72 @@ type Credit struct {
 	EventID      int64
 }
 
-// Adopt adopts the draft and credits every contributing report (see the package comment).
-//
-// The credit transitions run through the workflow service, each in its own transaction (the
-// engine owns its transactions); a draft_credits row records each one. If one is refused (for
-// instance another editor holds the report's lock), Adopt stops with that error, the draft stays
-// in editing, and the credits already given stay: adopting again gives the rest.
+// SourceError is a source report's refusal of its credit (a workflow *RefusedError or
+// *ConflictError, a *ValidationError when it cannot be credited from its state): adoption was
+// rolled back, and the editor learns which report blocked it and why.
+type SourceError struct {
+	SubmissionID int64
+	UnitName     string
+	Err          error
+}
+
+func (e *SourceError) Error() string {
+	return fmt.Sprintf("来源信息 #%d（%s）：%s；稿件未采用，所有来源信息均未记采用", e.SubmissionID, e.UnitName, e.Err.Error())
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// Adopt adopts the draft and credits every contributing report (see the package comment), in
+// one transaction: the draft's state change, every report's credit transitions (with their
+// history, notification, outbox and audit rows, through workflow.TransitionTx), the
+// draft_credits rows and the draft.adopt audit row commit together or not at all. A refusal of
+// any credit (a report locked by another editor, changed meanwhile, or in a state that cannot be
+// credited) rolls everything back and is returned as a *SourceError naming the report. The
+// reports are locked in ascending id order, so two adoptions sharing reports cannot deadlock.
 func (s *Service) Adopt(ctx context.Context, sub access.Subject, id int64, expected int64, clientIP string) (Draft, []Credit, error) {
 	if !canEdit(sub) {
 		return Draft{}, nil, forbidden("adopt")
 	}
-	d, err := s.Get(ctx, sub, id)
-	if err != nil {
-		return Draft{}, nil, err
-	}
-	if d.Version != expected {
-		// Same answer as a save would get.
-		err := s.inDraft(ctx, sub, id, expected, d.Revision, func(pgx.Tx, Draft) error { return nil })
-		return Draft{}, nil, err
-	}
-	if d.State != StateEditing {
-		return Draft{}, nil, invalid("state", fmt.Sprintf("稿件%s，不能再次采用", StateName(d.State)))
-	}
-	var contributing []Source
-	for _, src := range d.Sources {
-		if src.SpanRunes >= MinCreditRunes {
-			contributing = append(contributing, src)
-		}
-	}
-	if len(contributing) == 0 {
-		return Draft{}, nil, invalid("sources", fmt.Sprintf("稿件正文中没有取自任何来源信息的内容（每条至少 %d 字），无法认定采用单位", MinCreditRunes))
-	}
-	kind, code := CreditAdopted, "adopt"
-	if len(contributing) > 1 {
-		kind, code = CreditMerged, "merge"
-	}
 	var credits []Credit
-	for _, src := range contributing {
-		c := Credit{SubmissionID: src.SubmissionID, UnitCode: src.UnitCode, UnitName: src.UnitName, Kind: kind, SpanRunes: src.SpanRunes}
-		if src.Credit != "" { // credited by an earlier, interrupted adoption
-			c.Kind = src.Credit
+	err := s.inDraft(ctx, sub, id, expected, 0, func(tx pgx.Tx, d Draft) error {
+		if d.State != StateEditing {
+			return invalid("state", fmt.Sprintf("稿件%s，不能再次采用", StateName(d.State)))
+		}
+		if err := s.fill(ctx, tx, &d); err != nil {
+			return err
+		}
+		// fill read the sources under the bypass; back to the editor's own settings.
+		if err := access.SetLocal(ctx, tx, sub); err != nil {
+			return err
+		}
+		var contributing []Source
+		for _, src := range d.Sources {
+			if src.SpanRunes >= MinCreditRunes {
+				contributing = append(contributing, src)
+			}
+		}
+		if len(contributing) == 0 {
+			return invalid("sources", fmt.Sprintf("稿件正文中没有取自任何来源信息的内容（每条至少 %d 字），无法认定采用单位", MinCreditRunes))
+		}
+		slices.SortFunc(contributing, func(x, y Source) int { return cmp.Compare(x.SubmissionID, y.SubmissionID) })
+		kind, code := CreditAdopted, "adopt"
+		if len(contributing) > 1 {
+			kind, code = CreditMerged, "merge"
+		}
+		for _, src := range contributing {
+			c := Credit{SubmissionID: src.SubmissionID, UnitCode: src.UnitCode, UnitName: src.UnitName, Kind: kind, SpanRunes: src.SpanRunes}
+			if src.Credit != "" { // given by an interrupted adoption of an older version (adoption was not atomic before)
+				c.Kind = src.Credit
+				credits = append(credits, c)
+				continue
+			}
+			ev, err := s.credit(ctx, tx, sub, d, src, code, kind, clientIP)
+			if err != nil {
+				return &SourceError{SubmissionID: src.SubmissionID, UnitName: src.UnitName, Err: err}
+			}
+			c.EventID = ev
 			credits = append(credits, c)
-			continue
 		}
-		ev, err := s.credit(ctx, sub, d, src, code, kind, clientIP)
-		if err != nil {
-			return Draft{}, credits, err
-		}
-		c.EventID = ev
-		credits = append(credits, c)
-	}
-	err = s.inDraft(ctx, sub, id, expected, 0, func(tx pgx.Tx, d Draft) error {
 		parts := make([]string, len(credits))
 		for i, c := range credits {
 			parts[i] = fmt.Sprintf("%d:%s:%s", c.SubmissionID, c.UnitCode, c.Kind)
@@ -858,20 +874,20 @@ func (s *Service) Adopt(ctx context.Context, sub access.Subject, id int64, expec
 			fmt.Sprintf("revision=%d credits=%s", d.Revision, strings.Join(parts, ",")))
 	})
 	if err != nil {
-		return Draft{}, credits, err
+		return Draft{}, nil, err
 	}
 	out, err := s.Get(ctx, sub, id)
 	return out, credits, err
 }
 
 // credit moves one report to adopted/merged (through review when it is still submitted) and
-// records the credit.
-func (s *Service) credit(ctx context.Context, sub access.Subject, d Draft, src Source, code, kind, clientIP string) (int64, error) {
+// records the credit, all in tx.
+func (s *Service) credit(ctx context.Context, tx pgx.Tx, sub access.Subject, d Draft, src Source, code, kind, clientIP string) (int64, error) {
 	note := fmt.Sprintf("稿件 #%d「%s」%s", d.ID, d.Title, CreditName(kind))
 	for range 2 {
-		av, err := s.wf.Available(ctx, sub, src.SubmissionID)
+		av, err := s.wf.AvailableTx(ctx, tx, sub, src.SubmissionID)
 		if err != nil {
-			return 0, fmt.Errorf("draft %d: credit report %d: %w", d.ID, src.SubmissionID, err)
+			return 0, err
 		}
 		next := ""
 		for _, t := range av.Transitions {
@@ -884,27 +900,26 @@ func (s *Service) credit(ctx context.Context, sub access.Subject, d Draft, src S
 			}
 		}
 		if next == "" {
-			return 0, invalid("sources", fmt.Sprintf("来源信息 #%d（%s）当前状态为「%s」，无法%s", src.SubmissionID, src.UnitName, av.StateName, CreditName(kind)))
+			return 0, invalid("sources", fmt.Sprintf("当前状态为「%s」，无法%s", av.StateName, CreditName(kind)))
 		}
-		res, err := s.wf.Transition(ctx, sub, src.SubmissionID, next, workflow.Input{Comment: note, ExpectedVersion: av.Version, ClientIP: clientIP})
+		res, err := s.wf.TransitionTx(ctx, tx, sub, src.SubmissionID, next, workflow.Input{Comment: note, ExpectedVersion: av.Version, ClientIP: clientIP})
 		if err != nil {
-			return 0, fmt.Errorf("来源信息 #%d（%s）：%w", src.SubmissionID, src.UnitName, err)
+			return 0, err
 		}
 		if next == code {
-			// The transition authorized the credit; the report's unit is read under the bypass
-			// (under the application's role, row-level security would hide nothing here only
-			// if the transaction carried the editor's settings).
-			err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-				if err := access.SetBypass(ctx, tx); err != nil {
-					return err
-				}
-				tag, err := tx.Exec(ctx, `INSERT INTO draft_credits (draft_id, submission_id, unit_id, kind, span_runes, event_id)
-					SELECT $1, s.id, s.unit_id, $3, $4, $5 FROM submissions s WHERE s.id = $2`, d.ID, src.SubmissionID, kind, src.SpanRunes, res.EventID)
-				if err == nil && tag.RowsAffected() != 1 {
-					err = fmt.Errorf("report %d not found", src.SubmissionID)
-				}
-				return err
-			})
+			// The transition authorized the credit; the report's unit is read under the bypass,
+			// then the editor's own settings are back for the rest of the transaction.
+			if err := access.SetBypass(ctx, tx); err != nil {
+				return 0, err
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO draft_credits (draft_id, submission_id, unit_id, kind, span_runes, event_id)
+				SELECT $1, s.id, s.unit_id, $3, $4, $5 FROM submissions s WHERE s.id = $2`, d.ID, src.SubmissionID, kind, src.SpanRunes, res.EventID)
+			if err == nil && tag.RowsAffected() != 1 {
+				err = fmt.Errorf("report %d not found", src.SubmissionID)
+			}
+			if err == nil {
+				err = access.SetLocal(ctx, tx, sub)
+			}
 			if err != nil {
 				return 0, fmt.Errorf("draft %d: record credit of %d: %w", d.ID, src.SubmissionID, err)
 			}

@@ -3,6 +3,7 @@ package draft_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -325,44 +326,131 @@ func TestDiffIsReadable(t *testing.T) {
 	}
 }
 
-// TestAdoptionStopsAtALockedSourceAndResumes: a source locked by another editor refuses its
-// credit; the draft stays in editing with the credits already given; once the lock is gone,
-// adopting again credits the rest, each report exactly once.
-func TestAdoptionStopsAtALockedSourceAndResumes(t *testing.T) {
+// rowCounts counts what a transition writes about reports ids (history, audit, outbox,
+// notifications, credits).
+func (f *fixture) rowCounts(t *testing.T, ids []int64) map[string]int {
+	t.Helper()
+	objs := make([]string, len(ids))
+	for i, id := range ids {
+		objs[i] = "submission:" + strconv.FormatInt(id, 10)
+	}
+	out := map[string]int{}
+	for name, q := range map[string]string{
+		"workflow_events": `SELECT count(*) FROM workflow_events WHERE submission_id = ANY($1::bigint[]) AND $2::text[] IS NOT NULL`,
+		"audit_log":       `SELECT count(*) FROM audit_log WHERE object = ANY($2::text[]) AND $1::bigint[] IS NOT NULL`,
+		"outbox":          `SELECT count(*) FROM outbox WHERE entity = 'submission' AND entity_id = ANY($1::bigint[]) AND $2::text[] IS NOT NULL`,
+		"notifications":   `SELECT count(*) FROM notifications WHERE submission_id = ANY($1::bigint[]) AND $2::text[] IS NOT NULL`,
+		"draft_credits":   `SELECT count(*) FROM draft_credits WHERE submission_id = ANY($1::bigint[]) AND $2::text[] IS NOT NULL`,
+	} {
+		var n int
+		if err := f.db.QueryRow(context.Background(), q, ids, objs).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[name] = n
+	}
+	return out
+}
+
+// TestAdoptionIsOneTransaction: three reports, the third locked by another editor. Adoption is
+// refused naming the third report, and nothing of the attempt stays: no report credited or
+// moved, no history, audit, outbox, notification or credit rows, the draft unchanged. Once the
+// lock is gone, adoption credits all three (综合采用) and the draft in one commit. It runs as
+// the application's non-owner role, row-level security in force.
+func TestAdoptionIsOneTransaction(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
+	app := appPool(t, f)
+	svc := draft.New(app, workflow.New(app))
 	ed := f.users["editor1"]
 	a := f.report(t, "rep_a", "东湖街道应对强降雨", bodyA)
 	b := f.report(t, "rep_b", "西湖街道启动防汛响应", bodyB)
-	d, err := f.svc.Create(ctx, ed, draft.CreateInput{SubmissionIDs: []int64{a, b}})
+	c := f.report(t, "rep_c", "市住建局检查工地基坑安全", bodyC)
+	ids := []int64{a, b, c}
+	// Report b already in review: its credit is one transition, the others' two (review, merge).
+	if _, err := f.wf.Transition(ctx, ed, b, "review", workflow.Input{ExpectedVersion: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Sources listed out of id order: the reports are still taken in id order, c last.
+	d, err := svc.Create(ctx, ed, draft.CreateInput{SubmissionIDs: []int64{c, b, a}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.db.Exec(ctx, `UPDATE submissions SET lock_holder_id = $1, lock_expires_at = now() + interval '10 minutes' WHERE id = $2`,
-		f.users["editor2"].UserID, b); err != nil {
+		f.users["editor2"].UserID, c); err != nil {
 		t.Fatal(err)
 	}
-	_, credits, err := f.svc.Adopt(ctx, ed, d.ID, d.Version, "")
+	before := f.rowCounts(t, ids)
+	var draftAudit int
+	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE object = $1`, "draft:"+strconv.FormatInt(d.ID, 10)).Scan(&draftAudit); err != nil {
+		t.Fatal(err)
+	}
+
+	_, credits, err := svc.Adopt(ctx, ed, d.ID, d.Version, "")
+	var se *draft.SourceError
 	var re *workflow.RefusedError
-	if !errors.As(err, &re) || re.Kind != workflow.RefusedLocked || len(credits) != 1 || credits[0].SubmissionID != a {
-		t.Fatalf("adopt with a locked source: %v %+v", err, credits)
+	if !errors.As(err, &se) || se.SubmissionID != c || !errors.As(err, &re) || re.Kind != workflow.RefusedLocked || credits != nil {
+		t.Fatalf("adopt with the third source locked: %v %+v", err, credits)
 	}
-	if got, _ := f.svc.Get(ctx, ed, d.ID); got.State != draft.StateEditing {
-		t.Fatalf("draft state %s after a refused credit", got.State)
+	for _, want := range []string{"#" + strconv.FormatInt(c, 10), "市住房和城乡建设局", "测试editor2", "稿件未采用"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err.Error(), want)
+		}
 	}
-	if _, err := f.db.Exec(ctx, `UPDATE submissions SET lock_holder_id = NULL, lock_expires_at = NULL WHERE id = $1`, b); err != nil {
+	if got := []string{f.state(t, a), f.state(t, b), f.state(t, c)}; strings.Join(got, ",") != "submitted,in_review,submitted" {
+		t.Errorf("report states after the refused adoption: %v", got)
+	}
+	if after := f.rowCounts(t, ids); !maps.Equal(before, after) {
+		t.Errorf("rows about the reports before %v, after the refused adoption %v", before, after)
+	}
+	got, err := svc.Get(ctx, ed, d.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	adopted, credits, err := f.svc.Adopt(ctx, ed, d.ID, d.Version, "")
-	if err != nil || adopted.State != draft.StateAdopted || len(credits) != 2 {
-		t.Fatalf("adopt again: %v %s %+v", err, adopted.State, credits)
+	if got.State != draft.StateEditing || got.Version != d.Version || got.AdoptedAt != nil {
+		t.Errorf("draft after the refused adoption: %s version %d (was %d)", got.State, got.Version, d.Version)
+	}
+	for _, src := range got.Sources {
+		if src.Credit != "" {
+			t.Errorf("report %d credited %s by the refused adoption", src.SubmissionID, src.Credit)
+		}
 	}
 	var n int
-	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM workflow_events WHERE transition = 'merge' AND submission_id = ANY($1::bigint[])`,
-		[]int64{a, b}).Scan(&n); err != nil || n != 2 {
-		t.Fatalf("%d merge events (%v), want one per report", n, err)
+	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE object = $1`, "draft:"+strconv.FormatInt(d.ID, 10)).Scan(&n); err != nil || n != draftAudit {
+		t.Errorf("draft audit rows %d → %d (%v)", draftAudit, n, err)
 	}
-	if f.state(t, a) != "merged" || f.state(t, b) != "merged" {
-		t.Fatalf("states %s %s", f.state(t, a), f.state(t, b))
+
+	if _, err := f.db.Exec(ctx, `UPDATE submissions SET lock_holder_id = NULL, lock_expires_at = NULL WHERE id = $1`, c); err != nil {
+		t.Fatal(err)
+	}
+	adopted, credits, err := svc.Adopt(ctx, ed, d.ID, d.Version, "")
+	if err != nil || adopted.State != draft.StateAdopted || len(credits) != 3 {
+		t.Fatalf("adopt: %v %s %+v", err, adopted.State, credits)
+	}
+	for _, id := range ids {
+		if st := f.state(t, id); st != "merged" {
+			t.Errorf("report %d is %s, want merged", id, st)
+		}
+	}
+	after := f.rowCounts(t, ids)
+	// a and c: review + merge; b: merge. Each transition: one history, audit and outbox row.
+	for _, k := range []string{"workflow_events", "audit_log", "outbox"} {
+		if after[k]-before[k] != 5 {
+			t.Errorf("%s: %d new rows, want 5", k, after[k]-before[k])
+		}
+	}
+	if after["draft_credits"] != 3 {
+		t.Errorf("%d credit rows, want 3", after["draft_credits"])
+	}
+	// One commit: now() is the transaction's start time, the same in every row the adoption
+	// wrote (transactions of their own would each have had their own).
+	var stamps int
+	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM draft_credits c, drafts d WHERE d.id = $1 AND c.draft_id = d.id
+			AND c.credited_at = d.adopted_at`, d.ID).Scan(&stamps); err != nil || stamps != 3 {
+		t.Errorf("%d credit rows written in the adoption's transaction (%v), want 3", stamps, err)
+	}
+	var inAdoption int
+	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM workflow_events e, drafts d WHERE d.id = $2 AND e.at = d.adopted_at
+			AND e.submission_id = ANY($1::bigint[])`, ids, d.ID).Scan(&inAdoption); err != nil || inAdoption != 5 {
+		t.Errorf("%d history rows written in the adoption's transaction (%v), want 5", inAdoption, err)
 	}
 }

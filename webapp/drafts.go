@@ -33,7 +33,20 @@ func draftError(err error) error {
 	var sv *solicitation.ValidationError
 	var ce *draft.ConflictError
 	var re *workflow.RefusedError
+	var se *draft.SourceError
 	switch {
+	case errors.As(err, &se):
+		// A source report refused its credit (locked by another editor, changed meanwhile, not
+		// in a state that can be credited): the adoption was rolled back. The status and code of
+		// the report's refusal, the message and submission_id naming the report.
+		if he, ok := draftError(se.Err).(*httpError); ok {
+			fields := map[string]string{}
+			for k, v := range he.fields {
+				fields[k] = v
+			}
+			fields["submission_id"] = strconv.FormatInt(se.SubmissionID, 10)
+			return &httpError{status: he.status, code: he.code, message: se.Error(), fields: fields}
+		}
 	case errors.As(err, &ce):
 		return &httpError{status: fiber.StatusConflict, code: "version_conflict", message: ce.Error(),
 			fields: map[string]string{"version": strconv.FormatInt(ce.Current.Version, 10), "revision": strconv.Itoa(ce.Current.Revision)}}

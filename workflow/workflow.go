@@ -247,6 +247,19 @@ func (s *Service) Available(ctx context.Context, sub access.Subject, id int64) (
 		return Availability{}, fmt.Errorf("workflow: available %d: %w", id, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+	return s.available(ctx, tx, sub, id)
+}
+
+// AvailableTx is Available inside the caller's transaction tx, which it first sets to sub's
+// row-level-security settings (access.SetLocal; they stay for the rest of tx).
+func (s *Service) AvailableTx(ctx context.Context, tx pgx.Tx, sub access.Subject, id int64) (Availability, error) {
+	if err := access.SetLocal(ctx, tx, sub); err != nil {
+		return Availability{}, fmt.Errorf("workflow: available %d: %w", id, err)
+	}
+	return s.available(ctx, tx, sub, id)
+}
+
+func (s *Service) available(ctx context.Context, tx pgx.Tx, sub access.Subject, id int64) (Availability, error) {
 	it, err := loadItem(ctx, tx, sub, id, false)
 	if err != nil {
 		return Availability{}, err
@@ -260,100 +273,130 @@ func (s *Service) Available(ctx context.Context, sub access.Subject, id int64) (
 }
 
 // Transition takes transition code on submission id for sub, in one transaction: the state
-// change, the history row, the actions, the outbox row and the audit row commit together.
+// change, the history row, the actions, the outbox row and the audit row commit together. It is
+// TransitionTx in a transaction of its own.
 func (s *Service) Transition(ctx context.Context, sub access.Subject, id int64, code string, in Input) (Result, error) {
 	var res Result
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if err := access.SetLocal(ctx, tx, sub); err != nil {
-			return fmt.Errorf("workflow: transition %d: %w", id, err)
-		}
-		it, err := loadItem(ctx, tx, sub, id, true)
-		if err != nil {
-			return err
-		}
-		d, err := s.definition(ctx, tx, it.workflow, it.workflowVersion)
-		if err != nil {
-			return err
-		}
-		if in.ExpectedVersion != it.version {
-			return &ConflictError{ID: id, Expected: in.ExpectedVersion, Current: it.version, State: it.state, StateName: d.StateName(it.state)}
-		}
-		allowed := choices(d, sub, it)
-		i := slices.IndexFunc(d.From(it.state), func(t Transition) bool { return t.Code == code })
-		if i < 0 {
-			return &RefusedError{Kind: RefusedInvalid, Transition: code, State: it.state, StateName: d.StateName(it.state), Allowed: allowed,
-				Message: fmt.Sprintf("当前状态为「%s」，不能执行操作 %q。%s", d.StateName(it.state), code, describe(allowed))}
-		}
-		t := d.From(it.state)[i]
-		if !permits(sub, t, it.unitCode) {
-			names := make([]string, len(t.Roles))
-			for j, r := range t.Roles {
-				names[j] = access.RoleName(r)
-			}
-			return &RefusedError{Kind: RefusedForbidden, Transition: code, State: it.state, StateName: d.StateName(it.state), Allowed: allowed,
-				Message: fmt.Sprintf("当前状态为「%s」，「%s」只能由%s执行（单位角色仅限本单位的信息）。%s",
-					d.StateName(it.state), t.Label, strings.Join(names, "、"), describe(allowed))}
-		}
-		if it.lockHolder != 0 && it.lockHolder != sub.UserID {
-			return &RefusedError{Kind: RefusedLocked, Transition: code, State: it.state, StateName: d.StateName(it.state), Allowed: allowed,
-				Message: fmt.Sprintf("此信息正由%s处理（锁定至 %s），请待其完成或请签发人解除锁定后再操作",
-					it.lockHolderName, it.lockUntil.In(search.Location).Format("15:04"))}
-		}
-		reason, comment, err := checkGuards(d, t, it, in)
-		if err != nil {
-			return err
-		}
-		// Entering a terminal state ends the work on the item: its soft lock is released.
-		to, _ := d.State(t.To)
-		if err := tx.QueryRow(ctx, `UPDATE submissions SET state = $2, version = version + 1, updated_at = now(), state_entered_at = now(),
-				lock_holder_id = CASE WHEN $3 THEN NULL ELSE lock_holder_id END,
-				lock_expires_at = CASE WHEN $3 THEN NULL ELSE lock_expires_at END
-			WHERE id = $1 RETURNING version`, id, t.To, to.Terminal).Scan(&res.Version); err != nil {
-			return fmt.Errorf("workflow: transition %d: %w", id, err)
-		}
-		var actor *int64
-		if sub.UserID != 0 {
-			actor = &sub.UserID
-		}
-		if err := tx.QueryRow(ctx, `INSERT INTO workflow_events (submission_id, workflow_name, workflow_version, from_state, to_state,
-				transition, actor_id, actor_name, reason, comment)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, at`,
-			id, it.workflow, it.workflowVersion, it.state, t.To, t.Code, actor, sub.Username, reason, comment).Scan(&res.EventID, &res.At); err != nil {
-			return fmt.Errorf("workflow: transition %d: record event: %w", id, err)
-		}
-		from, _ := d.State(it.state)
-		var actions []Action
-		actions = append(actions, from.OnLeave...)
-		actions = append(actions, t.Actions...)
-		actions = append(actions, to.OnEnter...)
-		msg := fmt.Sprintf("信息 #%d：%s，状态变为「%s」", id, t.Label, to.Name)
-		if reason != "" {
-			msg += "，原因：" + d.ReasonName(reason)
-		}
-		for _, a := range actions {
-			if err := runAction(ctx, tx, a, sub, id, res.EventID, t.Code, msg); err != nil {
-				return fmt.Errorf("workflow: transition %d: action %s: %w", id, a.Type, err)
-			}
-		}
-		if err := outbox.Enqueue(ctx, tx, submission.Entity, id); err != nil {
-			return err
-		}
-		detail := fmt.Sprintf("from=%s to=%s version=%d workflow=%s/%d", it.state, t.To, res.Version, it.workflow, it.workflowVersion)
-		if reason != "" {
-			detail += " reason=" + reason
-		}
-		lv := it.classification
-		if err := audit.Record(ctx, tx, audit.Event{UserID: sub.UserID, Username: sub.Username, ClientIP: in.ClientIP,
-			Action: "workflow." + t.Code, Object: "submission:" + strconv.FormatInt(id, 10), Label: &lv, Detail: detail}); err != nil {
-			return err
-		}
-		res.ID, res.Transition, res.From, res.FromName, res.To, res.ToName = id, t.Code, it.state, from.Name, t.To, to.Name
-		return nil
+		var err error
+		res, err = s.TransitionTx(ctx, tx, sub, id, code, in)
+		return err
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// TransitionTx takes transition code on submission id for sub inside the caller's transaction
+// tx, so that a caller can make several transitions and writes of its own one unit of work (a
+// draft's adoption credits every source report this way): the same checks (optimistic version,
+// transition, role, soft lock, guards) and the same writes (state, history, actions including
+// notifications, outbox, audit) as Transition, committed or rolled back with tx.
+//
+// It sets tx's row-level-security settings to sub (access.SetLocal) before it reads anything;
+// they stay for the rest of tx (so a bypass the caller set is off afterwards). The work runs in
+// a savepoint: a refusal or failure returns its error and leaves tx as it was and usable; the
+// caller decides whether to roll back (it should, to keep its unit of work whole). The
+// submission's row stays locked (FOR UPDATE) until tx ends.
+func (s *Service) TransitionTx(ctx context.Context, tx pgx.Tx, sub access.Subject, id int64, code string, in Input) (Result, error) {
+	if err := access.SetLocal(ctx, tx, sub); err != nil {
+		return Result{}, fmt.Errorf("workflow: transition %d: %w", id, err)
+	}
+	var res Result
+	err := pgx.BeginFunc(ctx, tx, func(tx pgx.Tx) error {
+		return s.transition(ctx, tx, sub, id, code, in, &res)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// transition does the work of TransitionTx in tx, whose row-level-security settings are sub's.
+func (s *Service) transition(ctx context.Context, tx pgx.Tx, sub access.Subject, id int64, code string, in Input, res *Result) error {
+	it, err := loadItem(ctx, tx, sub, id, true)
+	if err != nil {
+		return err
+	}
+	d, err := s.definition(ctx, tx, it.workflow, it.workflowVersion)
+	if err != nil {
+		return err
+	}
+	if in.ExpectedVersion != it.version {
+		return &ConflictError{ID: id, Expected: in.ExpectedVersion, Current: it.version, State: it.state, StateName: d.StateName(it.state)}
+	}
+	allowed := choices(d, sub, it)
+	i := slices.IndexFunc(d.From(it.state), func(t Transition) bool { return t.Code == code })
+	if i < 0 {
+		return &RefusedError{Kind: RefusedInvalid, Transition: code, State: it.state, StateName: d.StateName(it.state), Allowed: allowed,
+			Message: fmt.Sprintf("当前状态为「%s」，不能执行操作 %q。%s", d.StateName(it.state), code, describe(allowed))}
+	}
+	t := d.From(it.state)[i]
+	if !permits(sub, t, it.unitCode) {
+		names := make([]string, len(t.Roles))
+		for j, r := range t.Roles {
+			names[j] = access.RoleName(r)
+		}
+		return &RefusedError{Kind: RefusedForbidden, Transition: code, State: it.state, StateName: d.StateName(it.state), Allowed: allowed,
+			Message: fmt.Sprintf("当前状态为「%s」，「%s」只能由%s执行（单位角色仅限本单位的信息）。%s",
+				d.StateName(it.state), t.Label, strings.Join(names, "、"), describe(allowed))}
+	}
+	if it.lockHolder != 0 && it.lockHolder != sub.UserID {
+		return &RefusedError{Kind: RefusedLocked, Transition: code, State: it.state, StateName: d.StateName(it.state), Allowed: allowed,
+			Message: fmt.Sprintf("此信息正由%s处理（锁定至 %s），请待其完成或请签发人解除锁定后再操作",
+				it.lockHolderName, it.lockUntil.In(search.Location).Format("15:04"))}
+	}
+	reason, comment, err := checkGuards(d, t, it, in)
+	if err != nil {
+		return err
+	}
+	// Entering a terminal state ends the work on the item: its soft lock is released.
+	to, _ := d.State(t.To)
+	if err := tx.QueryRow(ctx, `UPDATE submissions SET state = $2, version = version + 1, updated_at = now(), state_entered_at = now(),
+				lock_holder_id = CASE WHEN $3 THEN NULL ELSE lock_holder_id END,
+				lock_expires_at = CASE WHEN $3 THEN NULL ELSE lock_expires_at END
+			WHERE id = $1 RETURNING version`, id, t.To, to.Terminal).Scan(&res.Version); err != nil {
+		return fmt.Errorf("workflow: transition %d: %w", id, err)
+	}
+	var actor *int64
+	if sub.UserID != 0 {
+		actor = &sub.UserID
+	}
+	if err := tx.QueryRow(ctx, `INSERT INTO workflow_events (submission_id, workflow_name, workflow_version, from_state, to_state,
+				transition, actor_id, actor_name, reason, comment)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, at`,
+		id, it.workflow, it.workflowVersion, it.state, t.To, t.Code, actor, sub.Username, reason, comment).Scan(&res.EventID, &res.At); err != nil {
+		return fmt.Errorf("workflow: transition %d: record event: %w", id, err)
+	}
+	from, _ := d.State(it.state)
+	var actions []Action
+	actions = append(actions, from.OnLeave...)
+	actions = append(actions, t.Actions...)
+	actions = append(actions, to.OnEnter...)
+	msg := fmt.Sprintf("信息 #%d：%s，状态变为「%s」", id, t.Label, to.Name)
+	if reason != "" {
+		msg += "，原因：" + d.ReasonName(reason)
+	}
+	for _, a := range actions {
+		if err := runAction(ctx, tx, a, sub, id, res.EventID, t.Code, msg); err != nil {
+			return fmt.Errorf("workflow: transition %d: action %s: %w", id, a.Type, err)
+		}
+	}
+	if err := outbox.Enqueue(ctx, tx, submission.Entity, id); err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("from=%s to=%s version=%d workflow=%s/%d", it.state, t.To, res.Version, it.workflow, it.workflowVersion)
+	if reason != "" {
+		detail += " reason=" + reason
+	}
+	lv := it.classification
+	if err := audit.Record(ctx, tx, audit.Event{UserID: sub.UserID, Username: sub.Username, ClientIP: in.ClientIP,
+		Action: "workflow." + t.Code, Object: "submission:" + strconv.FormatInt(id, 10), Label: &lv, Detail: detail}); err != nil {
+		return err
+	}
+	res.ID, res.Transition, res.From, res.FromName, res.To, res.ToName = id, t.Code, it.state, from.Name, t.To, to.Name
+	return nil
 }
 
 func checkGuards(d Definition, t Transition, it item, in Input) (reason, comment string, err error) {
