@@ -13,7 +13,9 @@
 // transitions (review if it was still waiting, then adopt or merge), so it appears in the
 // report's history, notifications, audit log and search index like any editor's decision, and a
 // draft_credits row ties it to the draft. Reports linked but no longer contributing are left in
-// their state (the editor files or returns them).
+// their state (the editor files or returns them). Adoption is one transaction
+// (workflow.TransitionTx): the draft's state and every credit commit together, and a refused
+// credit rolls all of it back (*SourceError names the report).
 //
 // Revisions are immutable (a trigger refuses UPDATE and DELETE); restoring an old revision
 // appends a new one. Saves are optimistic: a save based on an older version gets a
