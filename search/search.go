@@ -27,10 +27,13 @@ const (
 	// "closed"). Records without the fact hold no value, so the facet lists only those with it.
 	FacetArchived = "archived"
 	FacetEndorsed = "endorsed"
+	// FacetState counts records by workflow state (Document.State: the state code, e.g.
+	// "submitted", "adopted"; the web layer names them with submission.StateName).
+	FacetState = "state"
 )
 
 // AllFacets is the default facet set of a search page, in display order.
-var AllFacets = []string{FacetUnit, FacetCategory, FacetDistrict, FacetMonth, FacetClassification, FacetArchived, FacetEndorsed}
+var AllFacets = []string{FacetUnit, FacetCategory, FacetDistrict, FacetState, FacetMonth, FacetClassification, FacetArchived, FacetEndorsed}
 
 // Sort orders.
 const (
@@ -151,6 +154,7 @@ type Query struct {
 	Classifications []int
 	Archived        []string  // FacetArchived values ("archived")
 	Endorsed        []string  // FacetEndorsed values ("open", "closed")
+	States          []string  // FacetState values: workflow state codes
 	From, To        time.Time // inclusive date range on Document.Date; zero means open
 	Sort            string    // SortRelevance (default) or SortDate (newest first)
 	Page            int       // 1-based

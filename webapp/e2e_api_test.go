@@ -295,6 +295,7 @@ func TestConcurrentSubmissionsSearchable(t *testing.T) {
 			}
 			add(search.FacetClassification, c.Classification)
 			add(search.FacetMonth, search.Month(c.ReportedAt))
+			add(search.FacetState, "submitted") // the API creates submitted records (issues 5, 7: state facet)
 		}
 		return n, fc
 	}

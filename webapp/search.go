@@ -16,6 +16,7 @@ import (
 	"infowork/access"
 	"infowork/label"
 	"infowork/search"
+	"infowork/submission"
 )
 
 // searchParams is the URL form of a search; the URL alone reproduces a result page, so results
@@ -29,6 +30,7 @@ type searchParams struct {
 	Classifications []string
 	Archived        []string // periodical facets (issue 6): "archived"; "open", "closed"
 	Endorsed        []string
+	States          []string // workflow state codes (issues 5, 7): 办理状态
 	From, To        string
 	Sort            string
 	Page, Size      int
@@ -64,7 +66,7 @@ func parseSearchParams(c *fiber.Ctx) (searchParams, error) {
 	p := searchParams{
 		Q: strings.TrimSpace(c.Query("q")), Units: multi(c, "unit"), Categories: multi(c, "category"),
 		Districts: multi(c, "district"), Months: multi(c, "month"), Classifications: multi(c, "classification"),
-		Archived: multi(c, "archived"), Endorsed: multi(c, "endorsed"),
+		Archived: multi(c, "archived"), Endorsed: multi(c, "endorsed"), States: multi(c, "state"),
 		From: c.Query("from"), To: c.Query("to"), Sort: c.Query("sort", search.SortRelevance),
 		More: c.Query("more"), UnitQ: strings.TrimSpace(c.Query("unit_q")), Interval: c.Query("interval"),
 	}
@@ -82,7 +84,7 @@ func parseSearchParams(c *fiber.Ctx) (searchParams, error) {
 		return p, fmt.Errorf("%w: 检索词最长 500 个字", search.ErrBadQuery)
 	}
 	if _, ok := facetKeys[p.More]; p.More != "" && !ok {
-		return p, fmt.Errorf("%w: more 只能是分面名称（unit、category、district、month、classification）", search.ErrBadQuery)
+		return p, fmt.Errorf("%w: more 只能是分面名称（unit、category、district、state、month、classification、archived、endorsed）", search.ErrBadQuery)
 	}
 	if len([]rune(p.UnitQ)) > 50 {
 		return p, fmt.Errorf("%w: 单位筛选词最长 50 个字", search.ErrBadQuery)
@@ -132,7 +134,7 @@ func (p searchParams) query(sub access.Subject) (search.Query, error) {
 	q := search.Query{
 		Text: p.Q, Units: p.Units, Categories: p.Categories, Districts: p.Districts, Months: p.Months,
 		Sort: p.Sort, Page: p.Page, Size: p.Size, Facets: search.AllFacets, Scope: access.Scope(sub),
-		Archived: p.Archived, Endorsed: p.Endorsed,
+		Archived: p.Archived, Endorsed: p.Endorsed, States: p.States,
 	}
 	for _, m := range p.Months {
 		if _, err := time.Parse("2006-01", m); err != nil {
@@ -147,6 +149,11 @@ func (p searchParams) query(sub access.Subject) (search.Query, error) {
 	for _, v := range p.Endorsed {
 		if v != "open" && v != "closed" {
 			return q, fmt.Errorf("%w: endorsed 只能是 open 或 closed", search.ErrBadQuery)
+		}
+	}
+	for _, v := range p.States {
+		if !validStateCode(v) {
+			return q, fmt.Errorf("%w: state 应为流程状态代码（如 submitted、adopted），%q 不是", search.ErrBadQuery, v)
 		}
 	}
 	for _, c := range p.Classifications {
@@ -181,7 +188,7 @@ func (p searchParams) values() url.Values {
 	for _, pair := range []struct {
 		k  string
 		vs []string
-	}{{"unit", p.Units}, {"category", p.Categories}, {"district", p.Districts}, {"month", p.Months}, {"classification", p.Classifications}, {"archived", p.Archived}, {"endorsed", p.Endorsed}} {
+	}{{"unit", p.Units}, {"category", p.Categories}, {"district", p.Districts}, {"month", p.Months}, {"classification", p.Classifications}, {"state", p.States}, {"archived", p.Archived}, {"endorsed", p.Endorsed}} {
 		for _, x := range pair.vs {
 			v.Add(pair.k, x)
 		}
@@ -225,13 +232,28 @@ func (p searchParams) url(mod func(v url.Values)) string {
 var facetKeys = map[string]string{
 	search.FacetUnit: "unit", search.FacetCategory: "category", search.FacetDistrict: "district",
 	search.FacetMonth: "month", search.FacetClassification: "classification",
-	search.FacetArchived: "archived", search.FacetEndorsed: "endorsed",
+	search.FacetArchived: "archived", search.FacetEndorsed: "endorsed", search.FacetState: "state",
 }
 
 var facetTitles = map[string]string{
 	search.FacetUnit: "报送单位", search.FacetCategory: "类别", search.FacetDistrict: "区县",
 	search.FacetMonth: "月份", search.FacetClassification: "密级",
-	search.FacetArchived: "刊物归档", search.FacetEndorsed: "领导批示",
+	search.FacetArchived: "刊物归档", search.FacetEndorsed: "领导批示", search.FacetState: "办理状态",
+}
+
+// validStateCode accepts a workflow state code as workflow definitions write them: lower-case
+// ASCII letters, digits and underscores, at most 64. States are data (workflow_definitions),
+// so the filter does not insist on a known state; an unknown one simply finds nothing.
+func validStateCode(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 type facetView struct {
@@ -306,6 +328,8 @@ func (a *App) facetLabel(n *nameCache, facet, value string) string {
 		if value == "" {
 			return "市级"
 		}
+	case search.FacetState:
+		return submission.StateName(value)
 	case search.FacetArchived, search.FacetEndorsed:
 		return map[string]string{"archived": "已收入归档刊物", "open": "批示督办中", "closed": "批示已办结"}[value]
 	}
@@ -328,6 +352,8 @@ func (p searchParams) selected(facet string) []string {
 		return p.Archived
 	case search.FacetEndorsed:
 		return p.Endorsed
+	case search.FacetState:
+		return p.States
 	}
 	return nil
 }

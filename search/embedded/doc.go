@@ -9,7 +9,7 @@
 //
 // Fields: title and body (analyzed, stored, term vectors for phrases; title matches weigh
 // titleBoost times more), keyword fields with doc values for facets and filters (unit,
-// category, district, month, classification as the level name), level (numeric, scope filter),
+// category, district, state (v7), month, classification as the level name), level (numeric, scope filter),
 // readers (keyword list of "r:"-prefixed principals, or "*" when the document has no readers
 // list — the prefix keeps a listed principal from ever equalling the marker), date (datetime, range and
 // sort) and stored-only fields for building hits without the database.

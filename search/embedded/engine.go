@@ -27,7 +27,7 @@ import (
 
 // IndexName is the directory of the index under Options.Dir; the suffix is the version of the
 // document layout and changes whenever a field changes (a reindex builds the next one).
-const IndexName = "submissions.v6" // v5: archived and endorsed facets; v6: attachment text
+const IndexName = "submissions.v7" // v5: archived and endorsed facets; v6: attachment text; v7: state facet
 
 const (
 	defaultBatchSize = 1000
@@ -56,11 +56,11 @@ const (
 	fDate           = "date"
 	fArchived       = "archived" // v5
 	fEndorsed       = "endorsed" // v5
+	fState          = "state"    // v7: indexed keyword (facet, filter); stored only before
 	// stored only
 	fUnitName    = "unit_name"
 	fSubcategory = "subcategory"
 	fUrgency     = "urgency"
-	fState       = "state"
 	fKind        = "kind"
 	fVersion     = "version"
 	fDateText    = "date_text"
@@ -75,6 +75,7 @@ var facetFields = map[string]string{
 	search.FacetClassification: fClassification,
 	search.FacetArchived:       fArchived,
 	search.FacetEndorsed:       fEndorsed,
+	search.FacetState:          fState,
 }
 
 // Options configures the engine.
@@ -441,7 +442,9 @@ func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
 	keyword(fUnitName, d.UnitName, storedOpts, nil)
 	keyword(fSubcategory, d.Subcategory, storedOpts, nil)
 	keyword(fUrgency, d.Urgency, storedOpts, nil)
-	keyword(fState, d.State, storedOpts, nil)
+	if d.State != "" {
+		keyword(fState, d.State, keywordOpts|index.StoreField, nil)
+	}
 	keyword(fKind, d.Kind, storedOpts, nil)
 	keyword(fVersion, strconv.FormatInt(op.Version, 10), storedOpts, nil)
 	e.addAttachments(doc, d)

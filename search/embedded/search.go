@@ -356,6 +356,9 @@ func filters(q search.Query) []query.Query {
 	if len(q.Endorsed) > 0 {
 		fs = append(fs, anyTerm(fEndorsed, q.Endorsed))
 	}
+	if len(q.States) > 0 {
+		fs = append(fs, anyTerm(fState, q.States))
+	}
 	if !q.From.IsZero() || !q.To.IsZero() {
 		incl := true
 		dq := query.NewDateRangeInclusiveQuery(q.From, q.To, &incl, &incl)

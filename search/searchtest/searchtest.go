@@ -38,6 +38,7 @@ func unit(u string) func(*search.Document) {
 func category(c string) func(*search.Document) { return func(d *search.Document) { d.Category = c } }
 func district(s string) func(*search.Document) { return func(d *search.Document) { d.District = s } }
 func level(l int) func(*search.Document)       { return func(d *search.Document) { d.Classification = l } }
+func state(s string) func(*search.Document)    { return func(d *search.Document) { d.State = s } }
 func date(t time.Time) func(*search.Document)  { return func(d *search.Document) { d.Date = t } }
 func readers(r ...string) func(*search.Document) {
 	return func(d *search.Document) { d.Readers = r }
@@ -52,15 +53,15 @@ func fixture() []search.Document {
 		doc("1", "北京市委召开营商环境会议", "北京市委召开会议，研究优化营商环境工作。", unit("u1"), category("经济"), district("A1区"), date(day(2024, 1, 5))),
 		doc("2", "南京市长江大桥维修", "南京市长江大桥今日起封闭维修，请市民绕行。", unit("u2"), category("城建"), district("A3区"), date(day(2024, 1, 20))),
 		doc("3", "热线受理情况", "本月市长热线受理群众诉求一千余件，拨打12345热线的市民增多。", unit("u1"), category("民生"), district("A1区"), date(day(2024, 2, 3))),
-		doc("4", "人民政府办公厅通知", "人民政府办公厅发布关于5G基站建设的通知。", unit("u2"), category("城建"), district(""), level(1), date(day(2024, 2, 10))),
+		doc("4", "人民政府办公厅通知", "人民政府办公厅发布关于5G基站建设的通知。", unit("u2"), category("城建"), district(""), level(1), state("in_review"), date(day(2024, 2, 10))),
 		doc("5", "空气质量月报", "ＰＭ２．５浓度持续下降，５Ｇ基站建设加快。", unit("u3"), category("民生"), district("A3区"), date(day(2024, 2, 25))),
-		doc("6", "停车难问题", "A3区某小区停车难，居民反映物业服务差。", unit("u3"), category("民生"), district("A3区"), date(day(2024, 3, 1))),
-		doc("7", "充电桩建设", "小区充电桩不足，新能源汽车充电难，停车位也紧张。", unit("u3"), category("民生"), district("A3区"), date(day(2024, 3, 15))),
-		doc("8", "供暖季准备工作", "各区做好准备工作。", unit("u2"), category("民生"), district("A1区"), date(day(2024, 3, 20))),
+		doc("6", "停车难问题", "A3区某小区停车难，居民反映物业服务差。", unit("u3"), category("民生"), district("A3区"), state("adopted"), date(day(2024, 3, 1))),
+		doc("7", "充电桩建设", "小区充电桩不足，新能源汽车充电难，停车位也紧张。", unit("u3"), category("民生"), district("A3区"), state("adopted"), date(day(2024, 3, 15))),
+		doc("8", "供暖季准备工作", "各区做好准备工作。", unit("u2"), category("民生"), district("A1区"), state("returned"), date(day(2024, 3, 20))),
 		doc("9", "城市工作会议", "会上提到冬季供暖和其他事项，会议还讨论了很多其他的问题。", unit("u1"), category("经济"), district("A1区"), date(day(2024, 3, 21))),
-		doc("10", "停车场建设规划", "停车场建设规划（秘密）。", unit("u1"), category("城建"), district("A1区"), level(2), labelCats("人事", "纪检"), date(day(2024, 3, 22))),
-		doc("11", "停车专项调查", "停车专项调查，仅限指定人员阅读。", unit("u2"), category("民生"), district("A3区"), readers("user:alice", "unit:u9"), date(day(2024, 1, 9))),
-		doc("12", "办公厅人民政府材料", "办公厅材料，人民政府转发。", unit("u3"), category("经济"), district("A3区"), labelCats("经济"), date(day(2024, 1, 12))),
+		doc("10", "停车场建设规划", "停车场建设规划（秘密）。", unit("u1"), category("城建"), district("A1区"), level(2), labelCats("人事", "纪检"), state("withdrawn"), date(day(2024, 3, 22))),
+		doc("11", "停车专项调查", "停车专项调查，仅限指定人员阅读。", unit("u2"), category("民生"), district("A3区"), readers("user:alice", "unit:u9"), state("filed"), date(day(2024, 1, 9))),
+		doc("12", "办公厅人民政府材料", "办公厅材料，人民政府转发。", unit("u3"), category("经济"), district("A3区"), labelCats("经济"), state("merged"), date(day(2024, 1, 12))),
 	}
 }
 
@@ -199,6 +200,10 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 			{"units", search.Query{Units: []string{"u2", "u3"}}},
 			{"category", search.Query{Categories: []string{"民生"}}},
 			{"district", search.Query{Districts: []string{"A3区"}}},
+			{"state", search.Query{States: []string{"adopted"}}},
+			{"states", search.Query{States: []string{"adopted", "returned", "filed"}}},
+			{"state and text", search.Query{States: []string{"adopted", "submitted"}, Text: "停车", Units: []string{"u3", "u2"}}},
+			{"state unknown", search.Query{States: []string{"no_such_state"}}},
 			{"month", search.Query{Months: []string{"2024-02"}}},
 			{"classification", search.Query{Classifications: []int{1, 2}}},
 			{"date range", search.Query{From: from, To: to}},
@@ -337,6 +342,8 @@ func Run(t *testing.T, newEngine func(t *testing.T) search.Engine) {
 
 	t.Run("PeriodicalFacets", func(t *testing.T) { testPeriodicalFacets(t, e) })
 
+	t.Run("StateFacet", func(t *testing.T) { testStateFacet(t, e) })
+
 	t.Run("Attachments", func(t *testing.T) { testAttachments(t, e) })
 }
 
@@ -443,6 +450,7 @@ func testScopeProperty(t *testing.T, e search.Engine) {
 				unit(rapid.SampledFrom([]string{"pu1", "pu2", "pu3"}).Draw(rt, "unit")),
 				category(rapid.SampledFrom([]string{"经济", "民生", "城建"}).Draw(rt, "category")),
 				district(rapid.SampledFrom([]string{"", "A1区", "A2区"}).Draw(rt, "district")),
+				state(rapid.SampledFrom(propertyStates).Draw(rt, "state")),
 				level(rapid.IntRange(0, 3).Draw(rt, "level")),
 				date(day(2023, rapid.IntRange(1, 12).Draw(rt, "month"), rapid.IntRange(1, 28).Draw(rt, "day"))),
 				readers(rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"user:a", "user:b", "unit:pu1"}), 0, 2, rapid.ID[string]).Draw(rt, "readers")...),
@@ -471,11 +479,18 @@ func testScopeProperty(t *testing.T, e search.Engine) {
 		if rapid.Bool().Draw(rt, "filter_category") {
 			q.Categories = []string{rapid.SampledFrom([]string{"经济", "民生", "城建"}).Draw(rt, "category_filter")}
 		}
+		if rapid.Bool().Draw(rt, "filter_state") {
+			q.States = rapid.SliceOfNDistinct(rapid.SampledFrom(propertyStates[1:]), 1, 2, rapid.ID[string]).Draw(rt, "state_filter")
+		}
 		checkAgainstBruteForce(rt, e, docs, q, func(d search.Document) bool {
 			return !parking || strings.Contains(d.Body, "停车")
 		})
 	})
 }
+
+// propertyStates are the workflow states the property test draws from ("" for a document
+// indexed without a state: it holds no state facet value).
+var propertyStates = []string{"", "draft", "submitted", "adopted", "withdrawn"}
 
 // tb is what checkAgainstBruteForce needs from *testing.T and *rapid.T.
 type tb interface {
@@ -508,7 +523,8 @@ func visible(d search.Document, s search.Scope) bool {
 
 func passesFilters(d search.Document, q search.Query) bool {
 	in := func(vals []string, v string) bool { return len(vals) == 0 || slices.Contains(vals, v) }
-	if !in(q.Units, d.Unit) || !in(q.Categories, d.Category) || !in(q.Districts, d.District) || !in(q.Months, search.Month(d.Date)) {
+	if !in(q.Units, d.Unit) || !in(q.Categories, d.Category) || !in(q.Districts, d.District) || !in(q.Months, search.Month(d.Date)) ||
+		!in(q.States, d.State) {
 		return false
 	}
 	if len(q.Classifications) > 0 && !slices.Contains(q.Classifications, d.Classification) {
@@ -543,7 +559,7 @@ func checkAgainstBruteForce(t tb, e search.Engine, docs []search.Document, q sea
 			hist[search.HistogramKey(d.Date, q.DateHistogram)]++
 		}
 		vals := map[string]string{
-			search.FacetUnit: d.Unit, search.FacetCategory: d.Category, search.FacetDistrict: d.District,
+			search.FacetUnit: d.Unit, search.FacetCategory: d.Category, search.FacetDistrict: d.District, search.FacetState: d.State,
 			search.FacetMonth: search.Month(d.Date), search.FacetClassification: levelNames[d.Classification],
 		}
 		for name, m := range facets {

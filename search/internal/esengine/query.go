@@ -29,6 +29,7 @@ const (
 	fID             = "id"
 	fArchived       = "archived"
 	fEndorsed       = "endorsed"
+	fState          = "state" // a keyword with doc values since mapping v1
 )
 
 var facetFields = map[string]string{
@@ -39,6 +40,7 @@ var facetFields = map[string]string{
 	search.FacetClassification: fClassification,
 	search.FacetArchived:       fArchived,
 	search.FacetEndorsed:       fEndorsed,
+	search.FacetState:          fState,
 }
 
 var matchNone = obj{"match_none": obj{}}
@@ -116,6 +118,9 @@ func facetFilters(q search.Query) []any {
 	}
 	if len(q.Endorsed) > 0 {
 		fs = append(fs, anyTerm(fEndorsed, q.Endorsed))
+	}
+	if len(q.States) > 0 {
+		fs = append(fs, anyTerm(fState, q.States))
 	}
 	if !q.From.IsZero() || !q.To.IsZero() {
 		r := obj{}

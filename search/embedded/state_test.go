@@ -1,0 +1,55 @@
+package embedded
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"infowork/search"
+)
+
+// TestStateFacetBothPaths: the state facet (index layout v7) counts the same from the segment
+// columns and through Bleve's facets (the fallback), within the scope and the state filter.
+func TestStateFacetBothPaths(t *testing.T) {
+	e, err := Open(Options{Dir: t.TempDir(), Analyzer: testAnalyzer(t), BatchSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	states := []string{"draft", "submitted", "submitted", "adopted", "returned", "adopted", "", "filed", "submitted", "withdrawn"}
+	var ops []search.Op
+	for i, st := range states {
+		d := search.Document{ID: fmt.Sprint(i + 1), Version: 1, Title: "状态测试", Body: "办理状态", Unit: "u1", State: st,
+			Classification: i % 3, Date: time.Date(2024, 1, i+1, 9, 0, 0, 0, search.Location)}
+		ops = append(ops, search.Op{Kind: search.OpUpsert, ID: d.ID, Version: 1, Doc: &d})
+	}
+	if _, err := e.Apply(t.Context(), ops); err != nil {
+		t.Fatal(err)
+	}
+	// MaxLevel 1 hides documents 3, 6 and 9 (level 2): submitted, adopted, submitted.
+	scope := search.Scope{MaxLevel: 1, AllUnits: true}
+	for _, tt := range []struct {
+		filter []string
+		want   string
+	}{
+		{nil, "[{adopted 1} {draft 1} {filed 1} {returned 1} {submitted 1} {withdrawn 1}]"},
+		{[]string{"submitted", "withdrawn"}, "[{submitted 1} {withdrawn 1}]"},
+	} {
+		q := search.Query{Text: "状态测试", Scope: scope, States: tt.filter, Facets: []string{search.FacetState}, FacetSize: 100}
+		for _, off := range []bool{false, true} {
+			e.columnsOff = off
+			before := e.columnCount.Load()
+			res, err := e.Search(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(res.Facets[search.FacetState]); got != tt.want {
+				t.Errorf("filter %v, columns off %v: state facet %s, want %s", tt.filter, off, got, tt.want)
+			}
+			if used := e.columnCount.Load() > before; used == off {
+				t.Errorf("filter %v, columns off %v: columns used = %v", tt.filter, off, used)
+			}
+		}
+	}
+	e.columnsOff = false
+}
