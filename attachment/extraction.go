@@ -451,27 +451,36 @@ func (s *Service) writeCache(path string, b []byte) error {
 
 // QueueCollector exports the extraction queue by state, read at scrape time.
 type QueueCollector struct {
-	db    *pgxpool.Pool
-	queue *prometheus.Desc
+	db     *pgxpool.Pool
+	queue  *prometheus.Desc
+	oldest *prometheus.Desc
 }
 
 // NewQueueCollector builds the collector.
 func NewQueueCollector(db *pgxpool.Pool) *QueueCollector {
 	return &QueueCollector{db: db, queue: prometheus.NewDesc("infowork_extraction_queue",
 		"Extraction jobs by state (pending, running, unreadable, failed); unreadable and failed are files whose text is not searchable.",
-		[]string{"state"}, nil)}
+		[]string{"state"}, nil),
+		oldest: prometheus.NewDesc("infowork_extraction_oldest_pending_age_seconds",
+			"Age of the oldest extraction job waiting for a worker (pending, or running with an expired lease), since it was queued, retried or last claimed; 0 when none waits.",
+			nil, nil)}
 }
 
 // Describe implements prometheus.Collector.
-func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.queue }
+func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.queue; ch <- c.oldest }
 
 // Collect implements prometheus.Collector.
 func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	counts := map[string]float64{ExtractPending: 0, ExtractRunning: 0, ExtractUnreadable: 0, ExtractFailed: 0}
+	var oldest float64
 	err := pgx.BeginFunc(ctx, c.db, func(tx pgx.Tx) error {
 		if err := access.SetBypass(ctx, tx); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(updated_at)), 0)::float8 FROM extractions
+			WHERE state = 'pending' OR (state = 'running' AND lease_until < now())`).Scan(&oldest); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT state, count(*) FROM extractions WHERE state <> 'done' GROUP BY state`)
@@ -495,6 +504,7 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 	for st, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, n, st)
 	}
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, max(oldest, 0))
 }
 
 // QueueStats is the extraction queue as an operator sees it: counts by state and the latest

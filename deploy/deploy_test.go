@@ -201,7 +201,8 @@ func registeredMetrics(t *testing.T) map[string]metricKind {
 		}
 	}
 	for _, must := range []string{"infowork_http_request_duration_seconds", "infowork_outbox_backlog", "infowork_indexer_batches_total",
-		"infowork_notes_sync_lag_seconds", "infowork_notes_sync_errors_total"} {
+		"infowork_notes_sync_lag_seconds", "infowork_notes_sync_errors_total", "infowork_extraction_queue",
+		"infowork_extraction_oldest_pending_age_seconds", "infowork_extraction_duration_seconds"} {
 		if _, ok := out[must]; !ok {
 			t.Fatalf("the scan of the Go source did not find %s: the scanner is broken (found %v)", must, out)
 		}
@@ -541,7 +542,9 @@ func TestAlertRules(t *testing.T) {
 		"InfoworkOutboxOldestAgeHigh", "InfoworkDeadLetters", "InfoworkIndexerErrors", "InfoworkSearchUnavailable",
 		"InfoworkDBPoolSaturated", "PostgresReplicationLagHigh", "InfoworkTargetDown",
 		// Notes coexistence (issue 8): sync lag, Domino refusing the credentials, errors rate.
-		"InfoworkNotesSyncLagHigh", "InfoworkNotesSyncAuthFailing", "InfoworkNotesSyncErrors"} {
+		"InfoworkNotesSyncLagHigh", "InfoworkNotesSyncAuthFailing", "InfoworkNotesSyncErrors",
+		// Attachment text extraction (issue 11): oldest waiting job, backlog, failure rate, stalled worker.
+		"InfoworkExtractionOldestJobOld", "InfoworkExtractionBacklogHigh", "InfoworkExtractionFailing", "InfoworkExtractionStalled"} {
 		if !alerts[want] {
 			t.Errorf("alert %s missing", want)
 		}
@@ -637,7 +640,12 @@ func TestGrafana(t *testing.T) {
 		"infowork_outbox_backlog", "infowork_outbox_oldest_age_seconds", "infowork_indexer_documents_total",
 		"infowork_indexer_batches_total", "infowork_indexer_freshness_seconds_bucket", "infowork_outbox_dead_letters",
 		"infowork_db_pool_acquired_connections", "pg_replication_lag_seconds",
-		"infowork_notes_sync_lag_seconds", "infowork_notes_sync_errors_total", "infowork_notes_sync_documents_total"} {
+		"infowork_notes_sync_lag_seconds", "infowork_notes_sync_errors_total", "infowork_notes_sync_documents_total",
+		// Attachment text extraction (issue 11): queue depth, oldest waiting job, throughput by
+		// result, duration histogram and OCR seconds per page.
+		"infowork_extraction_queue", "infowork_extraction_oldest_pending_age_seconds", "infowork_extraction_jobs_total",
+		"infowork_extraction_duration_seconds_bucket", `infowork_extraction_duration_seconds_sum{method="ocr"}`,
+		`infowork_extraction_pages_total{method="ocr"}`} {
 		if !strings.Contains(all.String(), want) {
 			t.Errorf("no dashboard panel uses %s", want)
 		}

@@ -17,10 +17,14 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"gopkg.in/yaml.v3"
 
+	"infowork/attachment"
+	"infowork/extract"
+	"infowork/internal/testenv"
 	"infowork/notes"
 	"infowork/savedsearch"
 	"infowork/search"
 	"infowork/store"
+	"infowork/webapp"
 )
 
 var metricName = regexp.MustCompile(`\binfowork_[a-z0-9_]+`)
@@ -61,6 +65,7 @@ func TestOperationsDashboardsUseExportedMetrics(t *testing.T) {
 	if r := s.api(t, "GET", "/healthz", "", nil); r.Status != http.StatusOK {
 		t.Fatal(r)
 	}
+	exerciseExtraction(t, s, reg)
 	// The indexer counts a batch after the engine has made it searchable (and after its ack), so
 	// the counters may lag waitIndexed by a moment: gather until they are there.
 	var families []*dto.MetricFamily
@@ -157,7 +162,10 @@ func TestOperationsDashboardsUseExportedMetrics(t *testing.T) {
 		"infowork_search_duration_seconds_bucket", "infowork_outbox_backlog", "infowork_outbox_oldest_age_seconds",
 		"infowork_indexer_documents_total", "infowork_indexer_batches_total", "infowork_outbox_dead_letters",
 		"infowork_db_pool_acquired_connections", "infowork_subscription_notifications_total",
-		"infowork_notes_sync_lag_seconds", "infowork_notes_sync_errors_total", "infowork_notes_sync_documents_total"} {
+		"infowork_notes_sync_lag_seconds", "infowork_notes_sync_errors_total", "infowork_notes_sync_documents_total",
+		// Attachment text extraction (issue 11): backlog, oldest waiting job, results, OCR cost.
+		"infowork_extraction_queue", "infowork_extraction_oldest_pending_age_seconds", "infowork_extraction_jobs_total",
+		"infowork_extraction_duration_seconds_bucket", "infowork_extraction_duration_seconds_sum", "infowork_extraction_pages_total"} {
 		if len(used[want]) == 0 {
 			t.Errorf("no dashboard panel or alert uses %s", want)
 		}
@@ -175,4 +183,77 @@ func TestOperationsDashboardsUseExportedMetrics(t *testing.T) {
 	if len(names) < 10 {
 		t.Fatalf("only %d metric names found in the dashboards and rules: %v", len(names), names)
 	}
+}
+
+// exerciseExtraction runs the attachment text-extraction worker (as 'infowork serve' and 'web'
+// do) on reg: one text file uploaded through a replica, its job backdated ten minutes and read
+// by the queue collector as the oldest waiting job, then extracted, so the job, duration and
+// page series exist and the oldest-waiting age drops to 0.
+func exerciseExtraction(t *testing.T, s *stack, reg *prometheus.Registry) {
+	t.Helper()
+	ctx := context.Background()
+	runner, err := extract.NewRunner(extract.RunnerOptions{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	atts, err := attachment.New(s.DB, attachment.Options{DataDir: t.TempDir(), Extractor: runner, Logger: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := attachment.NewWorker(atts, attachment.WorkerOptions{Logger: testenv.Logger(t), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := &stack{DB: s.DB, Base: s.replica(t, func(o *webapp.Options) { o.Attachments = atts }), Auth: s.Auth, Opts: s.Opts,
+		tokens: map[string]string{}, totpSecrets: map[string]string{}}
+	as.token(t, "rep_a")
+	sub, err := as.createAPI("rep_a", created{Title: "抽取指标核对", Body: "抽取指标核对正文"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := as.upload(t, "rep_a", sub.ID, upload{filename: "记录.txt", file: []byte("抽取指标核对记录。\n"), caption: str("核对记录")}); r.Status != http.StatusCreated {
+		t.Fatalf("upload: %s", r)
+	}
+	if _, err := s.DB.Exec(ctx, `UPDATE extractions SET updated_at = now() - interval '10 minutes' WHERE state = 'pending'`); err != nil {
+		t.Fatal(err)
+	}
+	if v := gaugeValue(t, reg, "infowork_extraction_oldest_pending_age_seconds", ""); v < 600 || v > 660 {
+		t.Errorf("oldest waiting extraction job: %v s, want about 600", v)
+	}
+	if v := gaugeValue(t, reg, "infowork_extraction_queue", "pending"); v != 1 {
+		t.Errorf("pending extraction jobs: %v, want 1", v)
+	}
+	if n, err := w.Drain(ctx); err != nil || n != 1 {
+		t.Fatalf("extraction worker drained %d jobs (%v), want 1", n, err)
+	}
+	if v := gaugeValue(t, reg, "infowork_extraction_oldest_pending_age_seconds", ""); v != 0 {
+		t.Errorf("oldest waiting extraction job after the drain: %v s, want 0", v)
+	}
+}
+
+// gaugeValue is the value of a gauge of reg (with the given state label, or none).
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name, state string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			got := ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "state" {
+					got = lp.GetValue()
+				}
+			}
+			if got == state {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("%s{state=%q} not gathered", name, state)
+	return 0
 }
