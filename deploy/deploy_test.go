@@ -388,7 +388,14 @@ func TestCompose(t *testing.T) {
 	if strings.Count(conf, "{") != strings.Count(conf, "}") {
 		t.Error("deploy/nginx/nginx.conf: unbalanced braces")
 	}
+	// The proxy must let the largest upload through (documents, 20 MiB unless configured), or
+	// users get nginx's own HTML 413 instead of the app's JSON error.
 	upload, _ := strconv.Atoi(envValue(dig(services, "web-1", "environment"), "INFOWORK_UPLOAD_MAX_BYTES"))
+	if doc, err := strconv.Atoi(envValue(dig(services, "web-1", "environment"), "INFOWORK_UPLOAD_MAX_DOCUMENT_BYTES")); err == nil {
+		upload = max(upload, doc)
+	} else {
+		upload = max(upload, 20<<20) // the default document limit (cmd/infowork/config.go)
+	}
 	if mm := regexp.MustCompile(`client_max_body_size\s+(\d+)m;`).FindStringSubmatch(conf); mm == nil {
 		t.Error("deploy/nginx/nginx.conf: client_max_body_size <N>m; missing")
 	} else if n, _ := strconv.Atoi(mm[1]); n<<20 <= upload || n<<20 < 2<<20 {
