@@ -86,8 +86,36 @@ func (sf statsFilter) period(v url.Values) url.Values {
 
 // searchLink is the drill-down of a record count: the search page with the same filters.
 func (sf statsFilter) searchLink(key string) string {
+	return "/search?" + sf.searchValues(key).Encode()
+}
+
+// searchValues are the search parameters of a table cell: the period, the table's own unit,
+// district and category filters, and the row's value of the dimension.
+func (sf statsFilter) searchValues(key string) url.Values {
 	v := sf.period(url.Values{})
+	for _, f := range []struct {
+		k  string
+		vs []string
+	}{{"unit", sf.Filter.Units}, {"district", sf.Filter.Districts}, {"category", sf.Filter.Categories}} {
+		for _, x := range f.vs {
+			v.Add(f.k, x)
+		}
+	}
 	v.Set(sf.Dim, key)
+	return v
+}
+
+// stateSearch are the workflow counts whose records are exactly "the group's records now in
+// one state": their drill-down is the search page filtered by that state (the 办理状态 facet,
+// issues 5 and 7), which lists the same records with facets and export. 已报送 (every state
+// past unit approval) and 退回过 (returned at least once, from the workflow history) are not
+// one state and keep the database list.
+var stateSearch = map[string]string{stats.WhichAdopted: "adopted", stats.WhichMerged: "merged"}
+
+// stateSearchLink is the drill-down of a workflow count in stateSearch.
+func (sf statsFilter) stateSearchLink(key, state string) string {
+	v := sf.searchValues(key)
+	v.Set("state", state)
 	return "/search?" + v.Encode()
 }
 
@@ -136,6 +164,11 @@ func (a *App) statsPage(c *fiber.Ctx) error {
 		}
 		for _, w := range []string{stats.WhichSubmitted, stats.WhichAdopted, stats.WhichMerged, stats.WhichReturned} {
 			r.Links[w] = sf.itemsLink(l.Key, w)
+			// The search cannot filter an empty value (a record without district or category),
+			// and while search is degraded the database list is the one that works.
+			if st, ok := stateSearch[w]; ok && l.Key != "" && !degraded {
+				r.Links[w] = sf.stateSearchLink(l.Key, st)
+			}
 		}
 		for _, lv := range scoring.LeaderLevels {
 			r.Levels = append(r.Levels, l.Endorsements[lv])
