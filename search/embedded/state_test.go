@@ -2,6 +2,8 @@ package embedded
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -52,4 +54,27 @@ func TestStateFacetBothPaths(t *testing.T) {
 		}
 	}
 	e.columnsOff = false
+}
+
+// TestIndexDirAfterLayoutV7: an installation whose CURRENT names a rebuilt index of the previous
+// layout (submissions.v6-<timestamp>) opens the v7 directory instead (created empty, refilled
+// from the database), never the old index that lacks the state field.
+func TestIndexDirAfterLayoutV7(t *testing.T) {
+	dir := t.TempDir()
+	old := "submissions.v6-20260101t000000"
+	if err := os.MkdirAll(filepath.Join(dir, old), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, old, "index_meta.json"), []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, CurrentFile), []byte(old+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := IndexDir(dir); got != IndexName || IndexName != "submissions.v7" {
+		t.Fatalf("IndexDir with CURRENT=%s: %q (IndexName %q), want submissions.v7", old, got, IndexName)
+	}
+	if err := SetCurrent(dir, old); err == nil {
+		t.Fatalf("SetCurrent accepted the previous layout's directory %s", old)
+	}
 }
