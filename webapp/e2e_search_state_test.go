@@ -95,7 +95,8 @@ func TestSearchStateFacet(t *testing.T) {
 		must(t, page.Status == http.StatusOK && strings.Contains(body, s), "search page facets lack %q: %s", s, body)
 	}
 	filtered := b.get("/search?q=" + w + "&state=in_review")
-	wantHTML(t, filtered, http.StatusOK, "办理状态：编辑审核", `<input type="hidden" name="state" value="in_review">`, "办理状态测试1")
+	wantHTML(t, filtered, http.StatusOK, "办理状态：编辑审核", `<input type="hidden" name="state" value="in_review">`, "办理状态测试1",
+		`<span class="hit-state">编辑审核</span>`)
 	must(t, pageTotal(t, filtered) == 1, "state=in_review page shows %d results, want 1", pageTotal(t, filtered))
 	wantHTML(t, b.get("/search?q="+w+"&state=%E5%B7%B2"), http.StatusBadRequest, "state 应为流程状态代码")
 }

@@ -453,7 +453,7 @@ func (a *App) searchPage(c *fiber.Ctx) error {
 	}
 	hits := make([]fiber.Map, 0, len(res.Hits))
 	for _, h := range res.Hits {
-		hits = append(hits, fiber.Map{"Hit": h, "UnitName": a.facetLabel(n, search.FacetUnit, h.Unit)})
+		hits = append(hits, fiber.Map{"Hit": h, "UnitName": a.facetLabel(n, search.FacetUnit, h.Unit), "StateName": a.facetLabel(n, search.FacetState, h.State)})
 	}
 	a.searchCompile(c, data, hits) // periodical.go: compile basket, issues a hit appears in (issue 6)
 	pages := (res.Total + p.Size - 1) / p.Size
