@@ -15,9 +15,13 @@ import (
 	"infowork/submission"
 )
 
-// runSearch exports every hit of a search the subject may read.
+// runSearch exports every hit of a search the subject may read: the rows the search page lists
+// for the same URL (the params come from savedsearch.ParseValues, the search page's parser).
+// A browse by filters reads the database, except for the periodical filters (archived,
+// endorsed), which are computed at indexing time and so are read from the engine like a
+// keyword search.
 func (s *Service) runSearch(ctx context.Context, j *jobRun, p savedsearch.Params) error {
-	if strings.TrimSpace(p.Q) == "" {
+	if strings.TrimSpace(p.Q) == "" && len(p.Archived) == 0 && len(p.Endorsed) == 0 {
 		return s.searchFromDB(ctx, j, p)
 	}
 	if s.opts.Engine == nil {
@@ -91,6 +95,9 @@ func (s *Service) searchFromDB(ctx context.Context, j *jobRun, p savedsearch.Par
 	if len(p.Classifications) > 0 {
 		add("s.classification = ANY($%d::int[])", p.Classifications)
 	}
+	if len(p.States) > 0 {
+		add("s.state = ANY($%d::text[])", p.States)
+	}
 	const top = `WITH RECURSIVE top AS (
 		SELECT id, name AS top_name FROM categories WHERE parent_id IS NULL
 		UNION ALL SELECT c.id, t.top_name FROM categories c JOIN top t ON c.parent_id = t.id) `
@@ -137,15 +144,11 @@ func (s *Service) searchFromDB(ctx context.Context, j *jobRun, p savedsearch.Par
 // searchFromEngine pages through a keyword search, split into slices (months, then days) that
 // each fit in the engine's result window.
 func (s *Service) searchFromEngine(ctx context.Context, j *jobRun, p savedsearch.Params) error {
-	from, to, err := dateRange(p)
-	if err != nil {
+	if _, _, err := dateRange(p); err != nil {
 		return err
 	}
-	base := search.Query{Text: p.Q, Units: p.Units, Categories: p.Categories, Districts: p.Districts, Months: p.Months,
-		Classifications: p.Classifications, From: from, Sort: search.SortDate, Scope: access.Scope(j.sub)}
-	if !to.IsZero() {
-		base.To = to.Add(-time.Nanosecond)
-	}
+	base := p.Query() // every filter, as the search page builds it
+	base.Sort, base.Scope = search.SortDate, access.Scope(j.sub)
 	head := base
 	head.Size = 1
 	head.Facets = []string{search.FacetMonth, search.FacetClassification}
@@ -165,7 +168,7 @@ func (s *Service) searchFromEngine(ctx context.Context, j *jobRun, p savedsearch
 	if res.Total > 0 && maxLevel < 0 {
 		maxLevel = 3 // unknown facet value: label conservatively
 	}
-	if err := j.begin(ctx, int64(res.Total), maxLevel, "检索结果导出："+p.Q, searchHeader); err != nil {
+	if err := j.begin(ctx, int64(res.Total), maxLevel, "检索结果导出："+p.Describe(), searchHeader); err != nil {
 		return err
 	}
 	months := res.Facets[search.FacetMonth]

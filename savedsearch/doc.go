@@ -3,7 +3,8 @@
 // a user when a newly indexed record matches.
 //
 // A saved search is the URL query of the search page (q, unit, category, district, month,
-// classification, from, to, sort), so running it is opening /search with it, within the reader's
+// classification, state, archived, endorsed, from, to, sort; ParseValues is the one parser of
+// those parameters for every caller), so running it is opening /search with it, within the reader's
 // own clearance. Subscriptions are checked by the indexer as each batch commits
 // (indexer.Options.OnIndexed → Notifier.OnIndexed): the query is parsed with search.ParseQuery
 // and matched against the document in Go with the same analyzers the engines use, and only for

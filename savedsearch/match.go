@@ -127,6 +127,12 @@ func filters(p Params, d search.Document) bool {
 	if len(p.Classifications) > 0 && !slices.Contains(p.Classifications, d.Classification) {
 		return false
 	}
+	if !in(p.States, d.State) || !in(p.Endorsed, d.Endorsement) {
+		return false
+	}
+	if len(p.Archived) > 0 && !d.Archived { // the only value is "archived"
+		return false
+	}
 	if from, _ := parseDate(p.From, false); !from.IsZero() && d.Date.Before(from) {
 		return false
 	}

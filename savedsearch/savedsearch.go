@@ -1,6 +1,7 @@
 package savedsearch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"infowork/label"
 	"infowork/search"
+	"infowork/submission"
 )
 
 // ErrNotFound is returned for a saved search that does not exist or that the user may not use.
@@ -35,12 +37,15 @@ type Params struct {
 	Districts       []string
 	Months          []string
 	Classifications []int
-	From, To        string // YYYY-MM-DD (or YYYY-MM, YYYY), as typed
+	States          []string // workflow state codes (办理状态)
+	Archived        []string // "archived": items of an archived periodical issue
+	Endorsed        []string // "open", "closed": leader endorsements
+	From, To        string   // YYYY-MM-DD (or YYYY-MM, YYYY), as typed
 	Sort            string
 }
 
 // keys are the URL parameters a saved search keeps, in canonical order.
-var keys = []string{"q", "unit", "category", "district", "month", "classification", "from", "to", "sort"}
+var keys = []string{"q", "unit", "category", "district", "month", "classification", "state", "archived", "endorsed", "from", "to", "sort"}
 
 func list(v url.Values, k string) []string {
 	var out []string
@@ -65,8 +70,19 @@ func ParseParams(raw string) (Params, error) {
 	if err != nil {
 		return Params{}, &ValidationError{"query", "检索条件格式有误"}
 	}
+	return ParseValues(v)
+}
+
+// ParseValues is THE conversion of the search page's URL parameters (q, unit, category,
+// district, month, classification, state, archived, endorsed, from, to, sort) into validated
+// Params; Params.Query turns them into a search.Query. The search page, the search API, exports,
+// subscriptions, periodical seeding and dashboard panels all go through it, so a filter cannot
+// be honoured in one place and dropped in another. Parameters it does not know (page, size,
+// more …) are ignored. Errors are *ValidationError with a zh-CN message.
+func ParseValues(v url.Values) (Params, error) {
 	p := Params{Q: strings.TrimSpace(v.Get("q")), Units: list(v, "unit"), Categories: list(v, "category"),
-		Districts: list(v, "district"), Months: list(v, "month"), From: v.Get("from"), To: v.Get("to"), Sort: v.Get("sort")}
+		Districts: list(v, "district"), Months: list(v, "month"), States: list(v, "state"), Archived: list(v, "archived"),
+		Endorsed: list(v, "endorsed"), From: strings.TrimSpace(v.Get("from")), To: strings.TrimSpace(v.Get("to")), Sort: v.Get("sort")}
 	if len([]rune(p.Q)) > 500 {
 		return p, &ValidationError{"q", "检索词最长 500 个字"}
 	}
@@ -82,22 +98,72 @@ func ParseParams(raw string) (Params, error) {
 		if err != nil {
 			return p, &ValidationError{"classification", err.Error()}
 		}
-		p.Classifications = append(p.Classifications, int(l))
+		if !slices.Contains(p.Classifications, int(l)) {
+			p.Classifications = append(p.Classifications, int(l))
+		}
 	}
 	for _, m := range p.Months {
 		if _, err := time.Parse("2006-01", m); err != nil {
 			return p, &ValidationError{"month", fmt.Sprintf("月份 %q 格式应为 YYYY-MM", m)}
 		}
 	}
-	for _, d := range []string{p.From, p.To} {
-		if _, err := parseDate(d, false); err != nil {
-			return p, &ValidationError{"from", err.Error()}
+	for _, x := range p.Archived {
+		if x != "archived" {
+			return p, &ValidationError{"archived", "archived 只能是 archived"}
 		}
+	}
+	for _, x := range p.Endorsed {
+		if x != "open" && x != "closed" {
+			return p, &ValidationError{"endorsed", "endorsed 只能是 open 或 closed"}
+		}
+	}
+	for _, x := range p.States {
+		if !ValidStateCode(x) {
+			return p, &ValidationError{"state", fmt.Sprintf("state 应为流程状态代码（如 submitted、adopted），%q 不是", x)}
+		}
+	}
+	from, err := parseDate(p.From, false)
+	if err != nil {
+		return p, &ValidationError{"from", err.Error()}
+	}
+	to, err := parseDate(p.To, true)
+	if err != nil {
+		return p, &ValidationError{"to", err.Error()}
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return p, &ValidationError{"to", "结束日期早于开始日期"}
 	}
 	if p.Sort != "" && p.Sort != search.SortRelevance && p.Sort != search.SortDate {
 		return p, &ValidationError{"sort", "sort 只能是 relevance 或 date"}
 	}
 	return p, nil
+}
+
+// ValidStateCode accepts a workflow state code as workflow definitions write them: lower-case
+// ASCII letters, digits and underscores, at most 64. States are data (workflow_definitions),
+// so the filter does not insist on a known state; an unknown one simply finds nothing.
+func ValidStateCode(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// Query is the search.Query of the params: text, every filter, the date range (from and to
+// inclusive whole days, months or years in search.Location) and the sort (relevance when
+// empty). Page, size, facets and the reader's scope are the caller's.
+func (p Params) Query() search.Query {
+	q := search.Query{Text: p.Q, Units: p.Units, Categories: p.Categories, Districts: p.Districts, Months: p.Months,
+		Classifications: p.Classifications, States: p.States, Archived: p.Archived, Endorsed: p.Endorsed,
+		Sort: cmp.Or(p.Sort, search.SortRelevance)}
+	q.From, _ = parseDate(p.From, false) // validated by ParseValues
+	q.To, _ = parseDate(p.To, true)
+	return q
 }
 
 // Encode renders the params as the canonical URL query of the search page.
@@ -118,6 +184,9 @@ func (p Params) Encode() string {
 	for _, c := range p.Classifications {
 		set("classification", label.Level(c).String())
 	}
+	set("state", p.States...)
+	set("archived", p.Archived...)
+	set("endorsed", p.Endorsed...)
 	set("from", p.From)
 	set("to", p.To)
 	if p.Sort != search.SortRelevance {
@@ -188,6 +257,23 @@ func (p Params) Describe() string {
 			ls = append(ls, label.Level(c).Chinese())
 		}
 		parts = append(parts, "密级 "+strings.Join(ls, "、"))
+	}
+	if len(p.States) > 0 {
+		var ns []string
+		for _, st := range p.States {
+			ns = append(ns, submission.StateName(st))
+		}
+		parts = append(parts, "办理状态 "+strings.Join(ns, "、"))
+	}
+	if len(p.Archived) > 0 {
+		parts = append(parts, "已收入归档刊物")
+	}
+	if len(p.Endorsed) > 0 {
+		var ns []string
+		for _, e := range p.Endorsed {
+			ns = append(ns, map[string]string{"open": "批示督办中", "closed": "批示已办结"}[e])
+		}
+		parts = append(parts, "领导批示 "+strings.Join(ns, "、"))
 	}
 	if p.From != "" || p.To != "" {
 		parts = append(parts, strings.TrimSpace(p.From+" 至 "+p.To))

@@ -235,16 +235,14 @@ func (a *App) dashSaved(ctx context.Context, u auth.User) ([]dashSaved, error) {
 		if ss.OwnerID != u.ID && !ss.Subscribed {
 			continue
 		}
-		p := ss.Params()
 		d := dashSaved{SavedSearch: ss, Link: "/search?" + ss.Query}
-		q := search.Query{Text: p.Q, Units: p.Units, Categories: p.Categories, Districts: p.Districts, Months: p.Months,
-			Classifications: p.Classifications, Sort: search.SortDate, Size: 3, Page: 1, Scope: access.Scope(u.Subject())}
-		var perr error
-		if q.From, perr = parseDate(p.From, false); perr == nil {
-			q.To, perr = parseDate(p.To, true)
-		}
+		// The same parser as the search page (savedsearch.ParseValues), so the panel's total is
+		// the total the link shows.
+		p, perr := savedsearch.ParseParams(ss.Query)
+		q := p.Query()
+		q.Sort, q.Size, q.Page, q.Scope = search.SortDate, 3, 1, access.Scope(u.Subject())
 		if perr != nil {
-			d.Error = badQueryMessage(perr)
+			d.Error = perr.Error()
 		} else if res, err := a.opts.Engine.Search(ctx, q); err != nil {
 			d.Error = classify(err).message
 		} else {

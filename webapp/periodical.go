@@ -305,15 +305,14 @@ func (a *App) issueSeed(c *fiber.Ctx) error {
 	}
 	limit, _ := strconv.Atoi(c.FormValue("limit", "10"))
 	limit = min(max(limit, 1), 50)
-	q := search.Query{Text: vals.Get("q"), Units: vals["unit"], Categories: vals["category"], Districts: vals["district"],
-		Months: vals["month"], Archived: vals["archived"], Endorsed: vals["endorsed"], Sort: cmpOr(vals.Get("sort"), search.SortRelevance),
-		Page: 1, Size: limit, Scope: access.Scope(sub)}
-	if q.From, err = parseDate(vals.Get("from"), false); err == nil {
-		q.To, err = parseDate(vals.Get("to"), true)
-	}
+	// The search page's own parser (savedsearch.ParseValues): the section holds the hits the
+	// search page lists for the same URL, with every filter (state, archived, endorsed …).
+	sp, err := savedsearch.ParseValues(vals)
 	if err != nil {
-		return a.after(c, id, &periodical.ValidationError{Fields: map[string]string{"query": badQueryMessage(err)}}, "")
+		return a.after(c, id, &periodical.ValidationError{Fields: map[string]string{"query": err.Error()}}, "")
 	}
+	q := sp.Query()
+	q.Page, q.Size, q.Scope = 1, limit, access.Scope(sub)
 	res, err := a.opts.Engine.Search(c.UserContext(), q)
 	if err != nil {
 		if errors.Is(err, search.ErrBadQuery) {

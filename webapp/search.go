@@ -15,6 +15,7 @@ import (
 
 	"infowork/access"
 	"infowork/label"
+	"infowork/savedsearch"
 	"infowork/search"
 	"infowork/submission"
 )
@@ -130,49 +131,16 @@ func parseDate(v string, endOfDay bool) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%w: 日期 %q 格式应为 YYYY-MM-DD", search.ErrBadQuery, v)
 }
 
+// query converts the params with savedsearch.ParseValues, the one parser every consumer of a
+// search URL uses (export, subscriptions, periodical seeding, dashboard panels), so the page's
+// filters and theirs cannot drift apart.
 func (p searchParams) query(sub access.Subject) (search.Query, error) {
-	q := search.Query{
-		Text: p.Q, Units: p.Units, Categories: p.Categories, Districts: p.Districts, Months: p.Months,
-		Sort: p.Sort, Page: p.Page, Size: p.Size, Facets: search.AllFacets, Scope: access.Scope(sub),
-		Archived: p.Archived, Endorsed: p.Endorsed, States: p.States,
+	sp, err := savedsearch.ParseValues(p.values())
+	if err != nil {
+		return search.Query{}, fmt.Errorf("%w: %s", search.ErrBadQuery, err.Error())
 	}
-	for _, m := range p.Months {
-		if _, err := time.Parse("2006-01", m); err != nil {
-			return q, fmt.Errorf("%w: 月份 %q 格式应为 YYYY-MM", search.ErrBadQuery, m)
-		}
-	}
-	for _, v := range p.Archived {
-		if v != "archived" {
-			return q, fmt.Errorf("%w: archived 只能是 archived", search.ErrBadQuery)
-		}
-	}
-	for _, v := range p.Endorsed {
-		if v != "open" && v != "closed" {
-			return q, fmt.Errorf("%w: endorsed 只能是 open 或 closed", search.ErrBadQuery)
-		}
-	}
-	for _, v := range p.States {
-		if !validStateCode(v) {
-			return q, fmt.Errorf("%w: state 应为流程状态代码（如 submitted、adopted），%q 不是", search.ErrBadQuery, v)
-		}
-	}
-	for _, c := range p.Classifications {
-		l, err := label.Parse(c)
-		if err != nil {
-			return q, fmt.Errorf("%w: %v", search.ErrBadQuery, err)
-		}
-		q.Classifications = append(q.Classifications, int(l))
-	}
-	var err error
-	if q.From, err = parseDate(p.From, false); err != nil {
-		return q, err
-	}
-	if q.To, err = parseDate(p.To, true); err != nil {
-		return q, err
-	}
-	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
-		return q, fmt.Errorf("%w: 结束日期早于开始日期", search.ErrBadQuery)
-	}
+	q := sp.Query()
+	q.Sort, q.Page, q.Size, q.Facets, q.Scope = p.Sort, p.Page, p.Size, search.AllFacets, access.Scope(sub)
 	if p.Page*p.Size > search.MaxResultWindow {
 		return q, fmt.Errorf("%w: 最多只能翻到第 %d 条结果，请增加筛选条件", search.ErrBadQuery, search.MaxResultWindow)
 	}
@@ -239,21 +207,6 @@ var facetTitles = map[string]string{
 	search.FacetUnit: "报送单位", search.FacetCategory: "类别", search.FacetDistrict: "区县",
 	search.FacetMonth: "月份", search.FacetClassification: "密级",
 	search.FacetArchived: "刊物归档", search.FacetEndorsed: "领导批示", search.FacetState: "办理状态",
-}
-
-// validStateCode accepts a workflow state code as workflow definitions write them: lower-case
-// ASCII letters, digits and underscores, at most 64. States are data (workflow_definitions),
-// so the filter does not insist on a known state; an unknown one simply finds nothing.
-func validStateCode(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
-			return false
-		}
-	}
-	return true
 }
 
 type facetView struct {
