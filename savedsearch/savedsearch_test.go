@@ -281,6 +281,28 @@ func TestSubscriptionFiresWhenAMatchingReportIsIndexed(t *testing.T) {
 	if count("editor1") != 3 {
 		t.Fatalf("an unsubscribed user was notified")
 	}
+
+	// A state filter (办理状态) is honoured: a subscription to records in review does not fire
+	// for a submitted record, and fires when that record enters review.
+	inReview, err := saved.Create(ctx, users["editor1"], "审核中的物业问题", "q=物业&state=in_review&category=", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := saved.Subscribe(ctx, users["editor1"], inReview.ID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // reported after the subscription was made
+	later := create("物业服务投诉增多", "public", false)
+	waitFor("public1", 4) // indexed and matched by the unfiltered subscription
+	time.Sleep(300 * time.Millisecond)
+	if count("editor1") != 3 {
+		t.Fatalf("a subscription filtered to state in_review fired for a submitted record (%d notifications)", count("editor1"))
+	}
+	reindex(later, "state = 'in_review', ")
+	waitFor("editor1", 4)
+	if err := db.QueryRow(ctx, `SELECT submission_id FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT 1`, users["editor1"]).Scan(&sub); err != nil || sub != later {
+		t.Fatalf("state-filtered subscription notified about %d, want %d", sub, later)
+	}
 }
 
 func TestDescribe(t *testing.T) {
