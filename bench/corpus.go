@@ -147,6 +147,9 @@ func tailStart(body string) int {
 
 // Doc generates document i (0 ≤ i < Max()).
 func (g *Generator) Doc(i int) Doc {
+	if i < 0 {
+		panic(fmt.Sprintf("bench: Generator.Doc(%d): the index is negative", i))
+	}
 	n := len(g.msgs)
 	round, j := i/n, i%n
 	bi := g.perm[j]

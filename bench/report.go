@@ -84,15 +84,16 @@ func Machine() string {
 				break
 			}
 		}
-		f.Close()
+		_ = f.Close() // read-only /proc file; nothing to lose
 	}
 	mem := ""
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(l, "MemTotal:") {
 				var kb int64
-				fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "MemTotal:")), "%d", &kb)
-				mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/(1<<20))
+				if _, err := fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "MemTotal:")), "%d", &kb); err == nil {
+					mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/(1<<20))
+				}
 			}
 		}
 	}
@@ -142,7 +143,7 @@ func appendFile(path string, fn func(io.Writer)) error {
 	w := bufio.NewWriter(f)
 	fn(w)
 	if err := w.Flush(); err != nil {
-		f.Close()
+		_ = f.Close() // the flush error is the one that matters
 		return fmt.Errorf("bench: report: %w", err)
 	}
 	return f.Close()

@@ -268,15 +268,21 @@ func (e *env) close() {
 		e.ixStop()
 	}
 	if e.engine != nil {
-		e.engine.Close()
+		if err := e.engine.Close(); err != nil {
+			e.logf("close engine: %v", err)
+		}
 	}
 	if e.os != nil {
-		e.os.Close()
+		if err := e.os.Close(); err != nil {
+			e.logf("close OpenSearch engine: %v", err)
+		}
 		// The run's indices go; the node may be the shared test node.
 		req, err := http.NewRequest(http.MethodDelete, strings.TrimRight(e.cfg.OpenSearchURL, "/")+"/"+e.osIdx+"*", nil)
 		if err == nil {
 			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
+				_ = resp.Body.Close() // nothing is read; a close error loses nothing
+			} else {
+				e.logf("delete the run's OpenSearch indices: %v", err)
 			}
 		}
 	}
@@ -437,7 +443,9 @@ func (e *env) load(ctx context.Context) error {
 	if err == nil {
 		err = e.waitIndexed(ctx, re, n, 0)
 	}
-	re.Close()
+	if cerr := re.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
 	_ = os.RemoveAll(reDir)
 	if err != nil {
 		return err
@@ -786,13 +794,16 @@ func (e *env) cpuProfile(name string) func() {
 		return func() {}
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
+		_ = f.Close() // empty file; the StartCPUProfile error is the one reported
 		e.logf("profile: %v", err)
 		return func() {}
 	}
 	return func() {
 		pprof.StopCPUProfile()
-		f.Close()
+		if err := f.Close(); err != nil {
+			e.logf("profile: %v", err)
+			return
+		}
 		e.logf("CPU profile written to %s (go tool pprof -top bin/infowork %s)", path, path)
 	}
 }

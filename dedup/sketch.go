@@ -52,7 +52,7 @@ func Sketch(title, body string) Fingerprint {
 	for i := 0; i+n <= len(rs); i++ {
 		buf = buf[:0]
 		for _, r := range rs[i : i+n] {
-			buf = append(buf, byte(r>>24), byte(r>>16), byte(r>>8), byte(r))
+			buf = append(buf, byte(r>>24&0xff), byte(r>>16&0xff), byte(r>>8&0xff), byte(r&0xff))
 		}
 		h := fnv.New64a()
 		_, _ = h.Write(buf)

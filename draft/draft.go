@@ -728,6 +728,9 @@ func (s *Service) AddSources(ctx context.Context, sub access.Subject, id int64, 
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(max(position), 0) FROM draft_sources WHERE draft_id = $1`, id).Scan(&pos); err != nil {
 			return err
 		}
+		if d.Classification < label.Public || d.Classification > label.Confidential {
+			return fmt.Errorf("draft: %d has classification %d, outside the known levels", id, d.Classification)
+		}
 		level := int16(d.Classification)
 		cats := slices.Clone(d.LabelCategories)
 		var added []int64

@@ -64,7 +64,7 @@ type Browser struct {
 // no browser.
 func ChromiumPath() string {
 	if p := os.Getenv("INFOWORK_CHROMIUM"); p != "" {
-		if _, err := os.Stat(p); err != nil {
+		if _, err := os.Stat(p); err != nil { // #nosec G703 -- test-only: the developer's own INFOWORK_CHROMIUM
 			return ""
 		}
 		return p
@@ -286,7 +286,7 @@ func (b *Browser) saveArtifacts(name string) {
 func artifactDir(t testing.TB) string {
 	if root := os.Getenv("INFOWORK_BROWSERTEST_ARTIFACTS"); root != "" {
 		d := filepath.Join(root, unsafeName.ReplaceAllString(t.Name(), "_"))
-		if err := os.MkdirAll(d, 0o750); err == nil {
+		if err := os.MkdirAll(d, 0o750); err == nil { // #nosec G703 -- test-only: the developer's INFOWORK_BROWSERTEST_ARTIFACTS; the test name is sanitised
 			return d
 		}
 	}
