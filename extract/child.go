@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ChildEnv marks a process started by Runner; MaybeChild looks for it.
@@ -48,17 +50,19 @@ func Child(args []string, stdout, stderr io.Writer) int {
 	render := fs.Bool("render", false, "write page --page of FILE as a PNG instead of extracting text")
 	page := fs.Int("page", 1, "page to render (1-based)")
 	width := fs.Int("width", 800, "width of the rendered page in pixels")
-	mem := fs.Int64("mem", 2<<30, "address-space limit in bytes (RLIMIT_AS)")
+	mem := fs.Int64("mem", 2<<30, "memory limit in bytes: RLIMIT_AS of every tool, RLIMIT_DATA of this process")
 	cpu := fs.Uint64("cpu", 120, "CPU-time limit in seconds (RLIMIT_CPU)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *mime == "" {
 		fmt.Fprintln(stderr, "usage: infowork extract --type MIME [--render --page N --width W] FILE")
 		return 2
 	}
-	if err := limitSelf(uint64(max(*mem, 64<<20)), *cpu); err != nil { // #nosec G115 -- clamped positive
+	*mem = max(*mem, 64<<20)
+	if err := limitSelf(uint64(*mem), *cpu); err != nil { // #nosec G115 -- clamped positive
 		fmt.Fprintln(stderr, "extract: set limits:", err)
 		return 1
 	}
-	// The Go heap stays well inside the address-space limit; the tools get the rest.
+	toolMemory = *mem
+	// The Go heap stays well inside the data limit; the tools have their own.
 	debug.SetMemoryLimit(*mem / 4)
 	_ = os.Setenv("OMP_THREAD_LIMIT", "1")
 	path := fs.Arg(0)
@@ -93,18 +97,43 @@ func Child(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// limitSelf sets the limits every program this process starts inherits.
+// minSelfData is the least RLIMIT_DATA the child gives itself, whatever --mem says: the Go
+// runtime's thread stacks and heap need a few tens of MiB before any file is read, and a smaller
+// --mem (tests use 64 MiB) is meant for the tools, not for the child's own runtime.
+const minSelfData = 512 << 20
+
+// toolMemory is the address-space limit (bytes) run puts on every tool this child starts; 0
+// (extraction in the calling process, as in tests of File) leaves the tools unlimited.
+var toolMemory int64
+
+// limitSelf sets the limits every program this process starts inherits, and this process's
+// own memory limit.
+//
+// The memory limit of this Go process is RLIMIT_DATA, not RLIMIT_AS: the Go runtime reserves
+// address space it never touches (heap arenas, and in a -race build the race detector's shadow
+// memory), so an address-space limit made the child itself die now and then ("fatal error:
+// runtime: cannot allocate memory") before it read a byte of the file, and that was then
+// reported as the file exceeding the memory limit. RLIMIT_DATA counts only writable memory in
+// use, and is at least minSelfData. A -race build sets no memory limit on itself at all (the shadow memory is writable and
+// proportional to the heap). The tools, where hostile input really can blow up (poppler,
+// Tesseract), get RLIMIT_AS = mem of their own through prlimit (see run).
 func limitSelf(mem, cpu uint64) error {
-	for _, l := range []struct {
+	limits := []struct {
 		res int
 		v   uint64
 	}{
-		{syscall.RLIMIT_AS, mem},
 		{syscall.RLIMIT_CPU, cpu},
 		{syscall.RLIMIT_FSIZE, 512 << 20},
 		{syscall.RLIMIT_NOFILE, 256},
 		{syscall.RLIMIT_CORE, 0},
-	} {
+	}
+	if !raceBuild {
+		limits = append(limits, struct {
+			res int
+			v   uint64
+		}{unix.RLIMIT_DATA, max(mem, minSelfData)})
+	}
+	for _, l := range limits {
 		if err := syscall.Setrlimit(l.res, &syscall.Rlimit{Cur: l.v, Max: l.v}); err != nil {
 			return err
 		}

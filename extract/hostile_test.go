@@ -48,6 +48,22 @@ func TestHostileFiles(t *testing.T) {
 	}
 }
 
+// A password-protected PDF is unreadable every time, with its reason: the child's own runtime
+// (the race detector's too, under go test -race) must never trip the memory limit meant for the
+// tools — that once made it "处理进程超出内存限制" now and then (docs/documents.md, Sandbox).
+func TestEncryptedPDFIsUnreadableEveryTime(t *testing.T) {
+	needTools(t)
+	t.Parallel()
+	r := runner(t, extract.RunnerOptions{Timeout: 30 * time.Second})
+	path := write(t, "加密.pdf", extracttest.EncryptedPDF(t, "secret"))
+	for i := range 8 {
+		_, err := r.Extract(context.Background(), path, extract.MIMEPDF)
+		if !errors.Is(err, extract.ErrUnreadable) || !strings.Contains(extract.Reason(err), "密码") {
+			t.Fatalf("run %d: err = %v (reason %q), want unreadable: password", i+1, err, extract.Reason(err))
+		}
+	}
+}
+
 // A file that keeps the child busy past the timeout is killed with its whole process group
 // (the tesseract it started included).
 //
@@ -86,8 +102,9 @@ func TestMemoryLimit(t *testing.T) {
 		t.Fatal("a 36-megapixel OCR fit in 64 MiB")
 	}
 	t.Logf("reason: %s", extract.Reason(err))
-	if !errors.Is(err, extract.ErrLimit) || !strings.Contains(extract.Reason(err), "内存") {
-		t.Errorf("err = %v, want a memory limit", err)
+	// The tool hit the limit (it runs under prlimit --as), not the child's own Go runtime.
+	if !errors.Is(err, extract.ErrLimit) || extract.Reason(err) != "tesseract 超出内存限制" {
+		t.Errorf("err = %v, want tesseract's memory limit", err)
 	}
 	// The same runner with room reads a normal file afterwards.
 	ok := runner(t, extract.RunnerOptions{})

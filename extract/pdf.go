@@ -15,8 +15,9 @@ import (
 )
 
 // Tools are the external programs the child runs; tests and packagers may point them elsewhere.
-var Tools = struct{ PDFToText, PDFInfo, PDFToPPM, Tesseract string }{
-	PDFToText: "pdftotext", PDFInfo: "pdfinfo", PDFToPPM: "pdftoppm", Tesseract: "tesseract",
+// PRLimit (util-linux) starts each tool under the child's memory limit.
+var Tools = struct{ PDFToText, PDFInfo, PDFToPPM, Tesseract, PRLimit string }{
+	PDFToText: "pdftotext", PDFInfo: "pdfinfo", PDFToPPM: "pdftoppm", Tesseract: "tesseract", PRLimit: "prlimit",
 }
 
 // minTextRunes is how many letters a PDF page's text layer needs on average before it is taken
@@ -24,9 +25,23 @@ var Tools = struct{ PDFToText, PDFInfo, PDFToPPM, Tesseract string }{
 const minTextRunes = 8
 
 // run executes a tool and returns its standard output; a password or damage message from
-// poppler becomes an unreadable error with the reason.
+// poppler becomes an unreadable error with the reason. In the child (toolMemory > 0) the tool
+// runs under prlimit with RLIMIT_AS = toolMemory: prlimit sets the limit on itself and execs
+// the tool, so the limit is in place before the tool's first instruction.
 func run(ctx context.Context, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, name, args...) // #nosec G204 -- fixed tool names; the arguments are our own temporary paths
+	prog, argv := name, args
+	if toolMemory > 0 {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			return nil, fmt.Errorf("extract: %s is not installed: %w", name, err)
+		}
+		prog = Tools.PRLimit
+		if _, err := exec.LookPath(prog); err != nil {
+			return nil, fmt.Errorf("extract: %s (util-linux) is not installed: %w", prog, err)
+		}
+		argv = append([]string{"--as=" + strconv.FormatInt(toolMemory, 10), "--", path}, args...)
+	}
+	cmd := exec.CommandContext(ctx, prog, argv...) // #nosec G204 -- fixed tool names; the arguments are our own temporary paths
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

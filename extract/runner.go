@@ -34,8 +34,9 @@ type RunnerOptions struct {
 	// page in about 8 s on one core of the development machine, and at most
 	// Limits.MaxOCRPages (30) pages of a scanned PDF are read.
 	Timeout time.Duration
-	// MemoryBytes is the child's address-space limit (RLIMIT_AS, inherited by the tools it
-	// runs); default 2 GiB. Tesseract with the chi_sim model needs some 300 MiB.
+	// MemoryBytes is the address-space limit (RLIMIT_AS) of every tool the child runs, and the
+	// child's own RLIMIT_DATA (at least 512 MiB; none in a -race build); default 2 GiB.
+	// Tesseract with the chi_sim model needs some 300 MiB. See limitSelf.
 	MemoryBytes int64
 	// MaxOutput bounds what is read from the child's stdout; default 16 MiB.
 	MaxOutput int64
