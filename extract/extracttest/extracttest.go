@@ -38,7 +38,7 @@ const FontPath = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 func NeedTools(t testing.TB) {
 	t.Helper()
 	var missing []string
-	for _, tool := range []string{"pdftotext", "pdftoppm", "pdfinfo", "tesseract"} {
+	for _, tool := range []string{"pdftotext", "pdftoppm", "pdfinfo", "tesseract", "prlimit"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
@@ -52,7 +52,7 @@ func NeedTools(t testing.TB) {
 	if len(missing) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("missing %s (.ci/run installs poppler-utils, tesseract-ocr, tesseract-ocr-chi-sim, fonts-wqy-microhei)", strings.Join(missing, ", "))
+	msg := fmt.Sprintf("missing %s (.ci/run installs poppler-utils, tesseract-ocr, tesseract-ocr-chi-sim, fonts-wqy-microhei; prlimit is in util-linux)", strings.Join(missing, ", "))
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
