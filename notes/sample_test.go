@@ -454,7 +454,7 @@ func TestEncryptedDocumentIsReported(t *testing.T) {
 <document xmlns='http://www.lotus.com/dxl' form='Secret'><noteinfo unid='5EA1ED0000000000000000000000ABCD' sequence='2'/>
 <item name='Subject'><text>加密文档</text></item>
 <item name='$Seal'><rawitemdata type='4'>AQAi2AcesshID+FtTwCviCWF</rawitemdata></item>
-<item name='$SealData'><rawitemdata type='1'>gv9GAAEAAAAAAAAAAACgBQAAoAUAAH8L</rawitemdata></item>
+<item name='$SealData'><rawitemdata type='1'>aW5mb3dvcmsgc2VhbGVkIGl0ZW0gZml4</rawitemdata></item>
 </document>`), 0o600)
 	if err != nil {
 		t.Fatal(err)
