@@ -22,23 +22,33 @@ func (a *Analyzer) Highlight(text string, terms []string, maxRunes int) string {
 	for _, t := range terms {
 		want[t] = struct{}{}
 	}
-	type match struct {
-		s, e int // original byte offsets
-		term string
-	}
-	var matches []match
+	var matches []Span
 	if len(want) > 0 {
 		for _, tok := range a.Index(text) {
 			if _, ok := want[tok.Term]; ok && tok.Start < tok.End {
-				matches = append(matches, match{tok.Start, tok.End, tok.Term})
+				matches = append(matches, Span{tok.Start, tok.End, tok.Term})
 			}
 		}
 	}
+	return RenderHighlight(text, matches, maxRunes)
+}
+
+// Span is one token of text to mark: original byte offsets and its normalized term.
+type Span struct {
+	Start, End int
+	Term       string
+}
+
+// RenderHighlight is Highlight after segmentation, for callers that already know where the
+// matched tokens are (the embedded engine reads them from the index's term vectors): the
+// HTML-escaped text with <mark> around the spans (merged when they overlap or touch), cut to
+// the window rules described at Highlight. It sorts matches in place.
+func RenderHighlight(text string, matches []Span, maxRunes int) string {
 	sort.Slice(matches, func(i, j int) bool {
-		if matches[i].s != matches[j].s {
-			return matches[i].s < matches[j].s
+		if matches[i].Start != matches[j].Start {
+			return matches[i].Start < matches[j].Start
 		}
-		return matches[i].e > matches[j].e
+		return matches[i].End > matches[j].End
 	})
 
 	from, to := 0, len(text) // byte window
@@ -57,20 +67,20 @@ func (a *Analyzer) Highlight(text string, terms []string, maxRunes int) string {
 		if len(matches) > 0 {
 			best, bestCount := 0, -1
 			for i, m := range matches {
-				ws := runeAt(m.s)
+				ws := runeAt(m.Start)
 				limit := offs[min(ws+maxRunes, n)]
 				seen := map[string]struct{}{}
 				for _, m2 := range matches[i:] {
-					if m2.e > limit {
+					if m2.End > limit {
 						break
 					}
-					seen[m2.term] = struct{}{}
+					seen[m2.Term] = struct{}{}
 				}
 				if len(seen) > bestCount {
 					best, bestCount = i, len(seen)
 				}
 			}
-			first := runeAt(matches[best].s)
+			first := runeAt(matches[best].Start)
 			start = first
 			for r := first; r >= 0 && first-r <= sentenceLookback; r-- {
 				if r == 0 {
@@ -109,10 +119,10 @@ func (a *Analyzer) Highlight(text string, terms []string, maxRunes int) string {
 	b.WriteString(prefix)
 	pos := from
 	for i := 0; i < len(matches); {
-		s, e := matches[i].s, matches[i].e
+		s, e := matches[i].Start, matches[i].End
 		i++
-		for i < len(matches) && matches[i].s <= e {
-			e = max(e, matches[i].e)
+		for i < len(matches) && matches[i].Start <= e {
+			e = max(e, matches[i].End)
 			i++
 		}
 		s, e = max(s, from), min(e, to)

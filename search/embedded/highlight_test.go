@@ -9,6 +9,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
 
+	"infowork/analyzers"
 	"infowork/demo"
 	"infowork/search"
 )
@@ -89,10 +90,10 @@ func containsMark(s string) bool {
 // A body changed after the search is read falls back to segmenting the body (no wrong offsets).
 func TestValidSpans(t *testing.T) {
 	body := "城乡建设"
-	if !validSpans(body, []span{{0, 6, "城乡"}, {6, 12, "建设"}}) {
+	if !validSpans(body, []analyzers.Span{{Start: 0, End: 6, Term: "城乡"}, {Start: 6, End: 12, Term: "建设"}}) {
 		t.Fatal("valid spans rejected")
 	}
-	for _, bad := range [][]span{{{0, 13, "x"}}, {{1, 6, "x"}}, {{0, 4, "x"}}, {{6, 6, "x"}}} {
+	for _, bad := range [][]analyzers.Span{{{Start: 0, End: 13, Term: "x"}}, {{Start: 1, End: 6, Term: "x"}}, {{Start: 0, End: 4, Term: "x"}}, {{Start: 6, End: 6, Term: "x"}}} {
 		if validSpans(body, bad) {
 			t.Fatalf("spans %v accepted", bad)
 		}
