@@ -39,26 +39,17 @@ func dateRange(p savedsearch.Params) (time.Time, time.Time, error) {
 	return from, to, err
 }
 
+// parseDay is savedsearch.ParseDate with an exclusive end (the first instant after the day,
+// month or year), as the database filters here compare with <.
 func parseDay(v string, end bool) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
+	t, err := savedsearch.ParseDate(v, end)
+	if err != nil {
+		return t, &ValidationError{"from", err.Error()}
 	}
-	for _, layout := range []string{"2006-01-02", "2006-01", "2006"} {
-		if t, err := time.ParseInLocation(layout, v, search.Location); err == nil {
-			if end {
-				switch layout {
-				case "2006-01-02":
-					t = t.AddDate(0, 0, 1)
-				case "2006-01":
-					t = t.AddDate(0, 1, 0)
-				default:
-					t = t.AddDate(1, 0, 0)
-				}
-			}
-			return t, nil // end is exclusive
-		}
+	if end && !t.IsZero() {
+		t = t.Add(time.Nanosecond)
 	}
-	return time.Time{}, &ValidationError{"from", fmt.Sprintf("日期 %q 格式应为 YYYY-MM-DD", v)}
+	return t, nil
 }
 
 // searchFromDB streams a search without keywords (a browse by filters) from the database, with

@@ -133,10 +133,10 @@ func filters(p Params, d search.Document) bool {
 	if len(p.Archived) > 0 && !d.Archived { // the only value is "archived"
 		return false
 	}
-	if from, _ := parseDate(p.From, false); !from.IsZero() && d.Date.Before(from) {
+	if from, _ := ParseDate(p.From, false); !from.IsZero() && d.Date.Before(from) {
 		return false
 	}
-	if to, _ := parseDate(p.To, true); !to.IsZero() && d.Date.After(to) {
+	if to, _ := ParseDate(p.To, true); !to.IsZero() && d.Date.After(to) {
 		return false
 	}
 	return true

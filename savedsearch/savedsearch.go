@@ -122,11 +122,11 @@ func ParseValues(v url.Values) (Params, error) {
 			return p, &ValidationError{"state", fmt.Sprintf("state 应为流程状态代码（如 submitted、adopted），%q 不是", x)}
 		}
 	}
-	from, err := parseDate(p.From, false)
+	from, err := ParseDate(p.From, false)
 	if err != nil {
 		return p, &ValidationError{"from", err.Error()}
 	}
-	to, err := parseDate(p.To, true)
+	to, err := ParseDate(p.To, true)
 	if err != nil {
 		return p, &ValidationError{"to", err.Error()}
 	}
@@ -161,8 +161,8 @@ func (p Params) Query() search.Query {
 	q := search.Query{Text: p.Q, Units: p.Units, Categories: p.Categories, Districts: p.Districts, Months: p.Months,
 		Classifications: p.Classifications, States: p.States, Archived: p.Archived, Endorsed: p.Endorsed,
 		Sort: cmp.Or(p.Sort, search.SortRelevance)}
-	q.From, _ = parseDate(p.From, false) // validated by ParseValues
-	q.To, _ = parseDate(p.To, true)
+	q.From, _ = ParseDate(p.From, false) // validated by ParseValues
+	q.To, _ = ParseDate(p.To, true)
 	return q
 }
 
@@ -201,7 +201,10 @@ func (p Params) Encode() string {
 	return strings.Join(parts, "&")
 }
 
-func parseDate(v string, endOfDay bool) (time.Time, error) {
+// ParseDate reads a date filter as YYYY-MM-DD, YYYY-MM or YYYY in the Asia/Shanghai calendar:
+// the first instant of that day, month or year, or with endOfDay its last instant (inclusive).
+// "" is the zero time.
+func ParseDate(v string, endOfDay bool) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}

@@ -284,12 +284,8 @@ func (a *App) serveAttachment(c *fiber.Ctx, preview bool) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, at.ContentType)
+	fileHeaders(c, at.ContentType, csp)
 	c.Set(fiber.HeaderContentDisposition, attachment.ContentDisposition(disposition, at.DownloadName()))
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	c.Set(fiber.HeaderContentSecurityPolicy, csp)
-	c.Set("Cross-Origin-Resource-Policy", "same-origin")
 	return c.SendStream(f, int(at.Size)) // fasthttp closes f when sent
 }
 
@@ -303,4 +299,15 @@ func attachmentBodyLimit(svc *attachment.Service) int {
 		return 0
 	}
 	return int(svc.MaxDocumentBytes()) + attachmentHeadroom
+}
+
+// fileHeaders are the headers of every stored file the app serves (downloads, versions, page
+// images): its type, never sniffed, never cached (a classified file must not linger), no active
+// content, no use by other origins.
+func fileHeaders(c *fiber.Ctx, contentType, csp string) {
+	c.Set(fiber.HeaderContentType, contentType)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentSecurityPolicy, csp)
+	c.Set("Cross-Origin-Resource-Policy", "same-origin")
 }

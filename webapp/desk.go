@@ -337,16 +337,6 @@ func (a *App) apiDeskUnlock(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func deskJSONBody(c *fiber.Ctx, v any) error {
-	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
-		return errStatus(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "请求体必须是 application/json")
-	}
-	if err := c.BodyParser(v); err != nil {
-		return errStatus(fiber.StatusBadRequest, "bad_request", "请求体不是合法的 JSON："+err.Error())
-	}
-	return nil
-}
-
 func (a *App) apiDeskAssign(c *fiber.Ctx) error {
 	id, err := paramID(c)
 	if err != nil {
@@ -355,7 +345,7 @@ func (a *App) apiDeskAssign(c *fiber.Ctx) error {
 	var b struct {
 		Username string `json:"username"`
 	}
-	if err := deskJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	name, err := a.deskService().Assign(c.UserContext(), sessionOf(c).User.Subject(), id, b.Username, clientIP(c))
@@ -377,7 +367,7 @@ func (a *App) apiDeskDue(c *fiber.Ctx) error {
 	var b struct {
 		DueAt *string `json:"due_at"`
 	}
-	if err := deskJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	var due *time.Time
@@ -420,7 +410,7 @@ func (a *App) apiDeskComment(c *fiber.Ctx) error {
 	var b struct {
 		Body string `json:"body"`
 	}
-	if err := deskJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	res, err := a.deskService().AddComment(c.UserContext(), sessionOf(c).User.Subject(), id, b.Body, clientIP(c))

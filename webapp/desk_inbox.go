@@ -108,7 +108,7 @@ func (a *App) apiNotificationsRead(c *fiber.Ctx) error {
 	var b struct {
 		IDs []int64 `json:"ids"`
 	}
-	if err := deskJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	n, err := desk.NewInbox(a.opts.DB).MarkRead(c.UserContext(), sessionOf(c).User.ID, b.IDs)

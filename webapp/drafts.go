@@ -158,14 +158,14 @@ func solicitationJSON(s solicitation.Solicitation) fiber.Map {
 
 // API handlers.
 
-func draftBody(c *fiber.Ctx, v any) error {
-	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
-		return errStatus(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "请求体必须是 application/json")
+// draftAPIError answers a refused draft operation in JSON: a version conflict with the other
+// editor's changes (409, conflictJSON), anything else through draftError.
+func draftAPIError(c *fiber.Ctx, err error) error {
+	var ce *draft.ConflictError
+	if errors.As(err, &ce) {
+		return c.Status(fiber.StatusConflict).JSON(conflictJSON(ce))
 	}
-	if err := c.BodyParser(v); err != nil {
-		return errStatus(fiber.StatusBadRequest, "bad_request", "请求体不是合法的 JSON："+err.Error())
-	}
-	return nil
+	return draftError(err)
 }
 
 func (a *App) apiDraftList(c *fiber.Ctx) error {
@@ -193,7 +193,7 @@ func (a *App) apiDraftCreate(c *fiber.Ctx) error {
 		BodyHTML    string  `json:"body_html"`
 		Submissions []int64 `json:"submissions"`
 	}
-	if err := draftBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	d, err := a.drafts().Create(c.UserContext(), sessionOf(c).User.Subject(), draft.CreateInput{Title: b.Title, BodyHTML: b.BodyHTML,
@@ -229,7 +229,7 @@ func (a *App) apiDraftSave(c *fiber.Ctx) error {
 		Version      int64  `json:"version"`
 		BaseRevision int    `json:"base_revision"`
 	}
-	if err := draftBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	if b.Version <= 0 {
@@ -238,12 +238,8 @@ func (a *App) apiDraftSave(c *fiber.Ctx) error {
 	}
 	d, err := a.drafts().Save(c.UserContext(), sessionOf(c).User.Subject(), id, draft.SaveInput{Title: b.Title, BodyHTML: b.BodyHTML,
 		Note: b.Note, ExpectedVersion: b.Version, BaseRevision: b.BaseRevision, ClientIP: clientIP(c)})
-	var ce *draft.ConflictError
-	if errors.As(err, &ce) {
-		return c.Status(fiber.StatusConflict).JSON(conflictJSON(ce))
-	}
 	if err != nil {
-		return draftError(err)
+		return draftAPIError(c, err)
 	}
 	return c.JSON(draftJSON(d))
 }
@@ -321,19 +317,15 @@ func (a *App) apiDraftRestore(c *fiber.Ctx) error {
 	var b struct {
 		Version int64 `json:"version"`
 	}
-	if err := draftBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	if err := versionOf(c, b.Version); err != nil {
 		return err
 	}
 	d, err := a.drafts().Restore(c.UserContext(), sessionOf(c).User.Subject(), id, n, b.Version, clientIP(c))
-	var ce *draft.ConflictError
-	if errors.As(err, &ce) {
-		return c.Status(fiber.StatusConflict).JSON(conflictJSON(ce))
-	}
 	if err != nil {
-		return draftError(err)
+		return draftAPIError(c, err)
 	}
 	return c.JSON(draftJSON(d))
 }
@@ -346,19 +338,15 @@ func (a *App) apiDraftAdopt(c *fiber.Ctx) error {
 	var b struct {
 		Version int64 `json:"version"`
 	}
-	if err := draftBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	if err := versionOf(c, b.Version); err != nil {
 		return err
 	}
 	d, credits, err := a.drafts().Adopt(c.UserContext(), sessionOf(c).User.Subject(), id, b.Version, clientIP(c))
-	var ce *draft.ConflictError
-	if errors.As(err, &ce) {
-		return c.Status(fiber.StatusConflict).JSON(conflictJSON(ce))
-	}
 	if err != nil {
-		return draftError(err)
+		return draftAPIError(c, err)
 	}
 	m := draftJSON(d)
 	cs := make([]fiber.Map, 0, len(credits))
@@ -379,19 +367,15 @@ func (a *App) apiDraftWithdraw(c *fiber.Ctx) error {
 		Version int64  `json:"version"`
 		Reason  string `json:"reason"`
 	}
-	if err := draftBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	if err := versionOf(c, b.Version); err != nil {
 		return err
 	}
 	d, err := a.drafts().Withdraw(c.UserContext(), sessionOf(c).User.Subject(), id, b.Reason, b.Version, clientIP(c))
-	var ce *draft.ConflictError
-	if errors.As(err, &ce) {
-		return c.Status(fiber.StatusConflict).JSON(conflictJSON(ce))
-	}
 	if err != nil {
-		return draftError(err)
+		return draftAPIError(c, err)
 	}
 	return c.JSON(draftJSON(d))
 }
@@ -405,19 +389,15 @@ func (a *App) apiDraftAddSources(c *fiber.Ctx) error {
 		Version     int64   `json:"version"`
 		Submissions []int64 `json:"submissions"`
 	}
-	if err := draftBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	if err := versionOf(c, b.Version); err != nil {
 		return err
 	}
 	d, err := a.drafts().AddSources(c.UserContext(), sessionOf(c).User.Subject(), id, b.Submissions, b.Version, clientIP(c))
-	var ce *draft.ConflictError
-	if errors.As(err, &ce) {
-		return c.Status(fiber.StatusConflict).JSON(conflictJSON(ce))
-	}
 	if err != nil {
-		return draftError(err)
+		return draftAPIError(c, err)
 	}
 	return c.JSON(draftJSON(d))
 }
@@ -464,7 +444,7 @@ func (a *App) apiSimilarText(c *fiber.Ctx) error {
 		Body     string `json:"body"`
 		BodyHTML string `json:"body_html"`
 	}
-	if err := draftBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	body := b.Body
@@ -484,7 +464,7 @@ func (a *App) apiCleanHTML(c *fiber.Ctx) error {
 	var b struct {
 		HTML string `json:"html"`
 	}
-	if err := draftBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"html": submission.SanitizeHTML(b.HTML)})
@@ -522,7 +502,7 @@ func (a *App) apiSolicitationCreate(c *fiber.Ctx) error {
 		Deadline    string   `json:"deadline"`
 		Units       []string `json:"units"`
 	}
-	if err := draftBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	var deadline *time.Time

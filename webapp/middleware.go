@@ -178,3 +178,23 @@ func (a *App) observe(c *fiber.Ctx) error {
 	a.metrics.duration.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
 	return err
 }
+
+// requireJSON refuses a request body that is not declared application/json (415).
+func requireJSON(c *fiber.Ctx) error {
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
+		return errStatus(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "请求体必须是 application/json")
+	}
+	return nil
+}
+
+// jsonBody decodes an application/json request body into v: 415 for another content type,
+// 400 for JSON that does not parse.
+func jsonBody(c *fiber.Ctx, v any) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	if err := c.BodyParser(v); err != nil {
+		return errStatus(fiber.StatusBadRequest, "bad_request", "请求体不是合法的 JSON："+err.Error())
+	}
+	return nil
+}

@@ -17,8 +17,6 @@ import (
 // the same rules, audit rows and refusals: 422 validation_failed / item_refused with a zh-CN
 // message and fields, 409 state_conflict, 403, 404.
 
-func periodicalJSONBody(c *fiber.Ctx, v any) error { return deskJSONBody(c, v) }
-
 func apiDate(field, v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
@@ -44,7 +42,7 @@ func (a *App) apiIssueCreate(c *fiber.Ctx) error {
 		Date  string `json:"date"`
 		Title string `json:"title"`
 	}
-	if err := periodicalJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	d, err := apiDate("date", b.Date)
@@ -64,7 +62,7 @@ func (a *App) apiIssueAddItems(c *fiber.Ctx) error {
 		Refs    []string `json:"refs"`
 		Section string   `json:"section"`
 	}
-	if err := periodicalJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	refs := make([]periodical.Ref, 0, len(b.Refs))
@@ -90,7 +88,7 @@ func (a *App) apiIssueOrder(c *fiber.Ctx) error {
 		} `json:"items"`
 		Sections []string `json:"sections"`
 	}
-	if err := periodicalJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	id := idParam(c, "id")
@@ -136,7 +134,7 @@ func (a *App) apiIssueDistribute(c *fiber.Ctx) error {
 		Recipients []string `json:"recipients"`
 		Channel    string   `json:"channel"`
 	}
-	if err := periodicalJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	id := idParam(c, "id")
@@ -163,7 +161,7 @@ func (a *App) apiEndorsementCreate(c *fiber.Ctx) error {
 		ScanType string   `json:"scan_type"`
 		Scan     string   `json:"scan_base64"`
 	}
-	if err := periodicalJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	in := periodical.EndorsementInput{IssueItemID: idParam(c, "item"), Leader: b.Leader, Level: b.Level, Text: b.Text, ExtraUnits: b.Units,
@@ -210,7 +208,7 @@ func (a *App) apiTaskFeedback(c *fiber.Ctx) error {
 	var b struct {
 		Feedback string `json:"feedback"`
 	}
-	if err := periodicalJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	sub := sessionOf(c).User.Subject()
@@ -228,7 +226,7 @@ func (a *App) apiTaskReview(c *fiber.Ctx) error {
 	var b struct {
 		Review string `json:"review"`
 	}
-	if err := periodicalJSONBody(c, &b); err != nil {
+	if err := jsonBody(c, &b); err != nil {
 		return err
 	}
 	sub := sessionOf(c).User.Subject()

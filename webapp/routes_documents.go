@@ -131,11 +131,7 @@ func (a *App) servePageImage(c *fiber.Ctx, id int64, pageNo, width int) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "image/png")
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderCacheControl, "private, no-store") // as downloads: a classified page must not linger in caches
-	c.Set(fiber.HeaderContentSecurityPolicy, cspAttachment)
-	c.Set("Cross-Origin-Resource-Policy", "same-origin")
+	fileHeaders(c, "image/png", cspAttachment)
 	return c.Send(png)
 }
 
@@ -160,12 +156,8 @@ func (a *App) documentVersionDownload(c *fiber.Ctx) error {
 	if k, ok := attachment.KindOf(v.ContentType); ok {
 		name = attachment.Attachment{Filename: v.Filename, ContentType: k.MIME}.DownloadName()
 	}
-	c.Set(fiber.HeaderContentType, v.ContentType)
+	fileHeaders(c, v.ContentType, cspAttachment)
 	c.Set(fiber.HeaderContentDisposition, attachment.ContentDisposition("attachment", name))
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	c.Set(fiber.HeaderContentSecurityPolicy, cspAttachment)
-	c.Set("Cross-Origin-Resource-Policy", "same-origin")
 	return c.SendStream(f, int(v.Size))
 }
 

@@ -108,27 +108,13 @@ func intParam(c *fiber.Ctx, key string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// parseDate is savedsearch.ParseDate with the error a bad search parameter gets (400).
 func parseDate(v string, endOfDay bool) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
+	t, err := savedsearch.ParseDate(v, endOfDay)
+	if err != nil {
+		return t, fmt.Errorf("%w: %v", search.ErrBadQuery, err)
 	}
-	for _, layout := range []string{"2006-01-02", "2006-01", "2006"} {
-		if t, err := time.ParseInLocation(layout, v, search.Location); err == nil {
-			if endOfDay {
-				switch layout {
-				case "2006-01-02":
-					t = t.AddDate(0, 0, 1)
-				case "2006-01":
-					t = t.AddDate(0, 1, 0)
-				default:
-					t = t.AddDate(1, 0, 0)
-				}
-				t = t.Add(-time.Nanosecond)
-			}
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%w: 日期 %q 格式应为 YYYY-MM-DD", search.ErrBadQuery, v)
+	return t, nil
 }
 
 // query converts the params with savedsearch.ParseValues, the one parser every consumer of a

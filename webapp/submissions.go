@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -241,12 +240,9 @@ func submissionJSON(s submission.Submission) fiber.Map {
 }
 
 func (a *App) apiSubmissionCreate(c *fiber.Ctx) error {
-	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
-		return errStatus(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "请求体必须是 application/json")
-	}
 	var b submissionBody
-	if err := c.BodyParser(&b); err != nil {
-		return errStatus(fiber.StatusBadRequest, "bad_request", "请求体不是合法的 JSON："+err.Error())
+	if err := jsonBody(c, &b); err != nil {
+		return err
 	}
 	s := sessionOf(c)
 	created, serverKey, err := a.createSubmission(c, s.User.Subject(), submission.Input{

@@ -84,12 +84,9 @@ func (a *App) apiTransition(c *fiber.Ctx) error {
 	if err != nil {
 		return errNotFound
 	}
-	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
-		return errStatus(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "请求体必须是 application/json")
-	}
 	var b transitionBody
-	if err := c.BodyParser(&b); err != nil {
-		return errStatus(fiber.StatusBadRequest, "bad_request", "请求体不是合法的 JSON："+err.Error())
+	if err := jsonBody(c, &b); err != nil {
+		return err
 	}
 	fields := map[string]string{}
 	if strings.TrimSpace(b.Transition) == "" {
@@ -147,8 +144,8 @@ func (a *App) apiWorkflows(c *fiber.Ctx) error {
 }
 
 func (a *App) apiWorkflowPublish(c *fiber.Ctx) error {
-	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
-		return errStatus(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "请求体必须是 application/json")
+	if err := requireJSON(c); err != nil {
+		return err
 	}
 	s := sessionOf(c)
 	d, err := workflow.Parse(c.Body())
@@ -166,8 +163,8 @@ func (a *App) apiWorkflowPublish(c *fiber.Ctx) error {
 // apiWorkflowValidate checks a definition without publishing it: its problems, or what it
 // changes against the active version of its name. System administrator only, like publishing.
 func (a *App) apiWorkflowValidate(c *fiber.Ctx) error {
-	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
-		return errStatus(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "请求体必须是 application/json")
+	if err := requireJSON(c); err != nil {
+		return err
 	}
 	if !sessionOf(c).User.Subject().Has(access.RoleSysAdmin) {
 		return errStatus(fiber.StatusForbidden, "forbidden", "只有系统管理员维护流程定义")
