@@ -73,7 +73,11 @@ func TestSnippetsFromTermVectorsMatchHighlight(t *testing.T) {
 			}
 		}
 	}
-	if checked < 100 || marked < 50 {
+	minChecked, minMarked := 100, 50
+	if ds.Source == "sample" { // the 31 shipped messages, without ../shared/corpus
+		minChecked, minMarked = 30, 15
+	}
+	if checked < minChecked || marked < minMarked {
 		t.Fatalf("only %d snippets checked, %d with marks: the test did not exercise highlighting", checked, marked)
 	}
 }
