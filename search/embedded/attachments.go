@@ -20,13 +20,12 @@ const (
 
 // addAttachments indexes the attachment texts of d.
 func (e *Engine) addAttachments(doc *document.Document, d *search.Document) {
-	an := tokenAnalyzer{e.an}
 	for i, a := range d.Attachments {
 		if i >= maxAttach {
 			break
 		}
 		pos := []uint64{uint64(i)}
-		doc.AddField(document.NewTextFieldCustom(fAttText, pos, []byte(search.ClipAttachmentText(a.Text)), textOpts, an))
+		doc.AddField(e.textField(fAttText, pos, search.ClipAttachmentText(a.Text)))
 		doc.AddField(document.NewTextFieldWithIndexingOptions(fAttID, pos, []byte(a.ID), storedOpts))
 		doc.AddField(document.NewTextFieldWithIndexingOptions(fAttName, pos, []byte(a.Name), storedOpts))
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -284,7 +285,27 @@ func (e *Engine) Versions(ctx context.Context, ids []string) (map[string]int64, 
 }
 
 // Apply implements search.Engine.
+//
+// The documents are built (and their text segmented) ahead of the Bleve batches, a chunk of
+// BatchSize documents at a time on every CPU, outside the lock: while Bleve turns one chunk
+// into a segment, which runs on one goroutine, the next chunk is being segmented. Bleve's own
+// analysis then only counts the prepared tokens.
 func (e *Engine) Apply(ctx context.Context, ops []search.Op) ([]search.OpResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan []builtDoc, 1)
+	go func() {
+		defer close(chunks)
+		for lo := 0; lo < len(ops); lo += e.batchSize {
+			b := e.buildChunk(ops[lo:min(lo+e.batchSize, len(ops))])
+			select {
+			case chunks <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
 	results := make([]search.OpResult, len(ops))
@@ -296,83 +317,108 @@ func (e *Engine) Apply(ctx context.Context, ops []search.Op) ([]search.OpResult,
 		return nil, fmt.Errorf("embedded: apply: %w: %w", search.ErrUnavailable, err)
 	}
 	defer vs.close()
-	batch := e.idx.NewBatch()
-	inBatch := 0
-	flush := func() error {
-		if inBatch == 0 {
-			return nil
-		}
-		if err := e.idx.Batch(batch); err != nil {
-			return err
-		}
-		// A fresh batch, not Reset: scorch's analysis goroutine may still be ranging over
-		// the old batch's map when Batch returns (reported by -race).
-		batch = e.idx.NewBatch()
-		inBatch = 0
-		return nil
-	}
-	for i, op := range ops {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("embedded: apply: %w", err)
-		}
-		results[i].ID = op.ID
-		if op.ID == "" {
-			results[i].Err, results[i].Permanent = errors.New("embedded: empty document id"), true
-			continue
-		}
-		cur, ok := pending[op.ID]
-		internal := false
-		if !ok {
-			v, state, rec, err := vs.get(op.ID)
-			if err != nil {
-				return nil, fmt.Errorf("embedded: apply: read version of %s: %w", op.ID, err)
+	i := 0
+	for chunk := range chunks {
+		batch := e.idx.NewBatch()
+		inBatch := 0
+		for _, b := range chunk {
+			op := ops[i]
+			res := &results[i]
+			i++
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("embedded: apply: %w", err)
 			}
-			if state != 0 {
-				cur, ok = v, true
-			}
-			internal = rec
-		}
-		if ok && op.Version <= cur {
-			results[i].Stale = true
-			continue
-		}
-		switch op.Kind {
-		case search.OpUpsert:
-			if op.Doc == nil {
-				results[i].Err, results[i].Permanent = fmt.Errorf("embedded: upsert %s without a document", op.ID), true
+			res.ID = op.ID
+			if op.ID == "" {
+				res.Err, res.Permanent = errors.New("embedded: empty document id"), true
 				continue
 			}
-			doc, err := e.buildDocument(op)
-			if err != nil {
-				results[i].Err, results[i].Permanent = err, true
+			cur, ok := pending[op.ID]
+			internal := false
+			if !ok {
+				v, state, rec, err := vs.get(op.ID)
+				if err != nil {
+					return nil, fmt.Errorf("embedded: apply: read version of %s: %w", op.ID, err)
+				}
+				if state != 0 {
+					cur, ok = v, true
+				}
+				internal = rec
+			}
+			if ok && op.Version <= cur {
+				res.Stale = true
 				continue
 			}
-			if err := batch.IndexAdvanced(doc); err != nil {
-				results[i].Err, results[i].Permanent = fmt.Errorf("embedded: index %s: %w", op.ID, err), true
+			switch op.Kind {
+			case search.OpUpsert:
+				if b.err != nil {
+					res.Err, res.Permanent = b.err, true
+					continue
+				}
+				if err := batch.IndexAdvanced(b.doc); err != nil {
+					res.Err, res.Permanent = fmt.Errorf("embedded: index %s: %w", op.ID, err), true
+					continue
+				}
+				if internal { // a tombstone or an old per-document record: the document's field takes over
+					batch.DeleteInternal(versionKey(op.ID))
+				}
+			case search.OpDelete:
+				batch.Delete(op.ID)
+				batch.SetInternal(versionKey(op.ID), encodeVersion(op.Version, stateDeleted))
+			default:
+				res.Err, res.Permanent = fmt.Errorf("embedded: unknown op kind %d", op.Kind), true
 				continue
 			}
-			if internal { // a tombstone or an old per-document record: the document's field takes over
-				batch.DeleteInternal(versionKey(op.ID))
-			}
-		case search.OpDelete:
-			batch.Delete(op.ID)
-			batch.SetInternal(versionKey(op.ID), encodeVersion(op.Version, stateDeleted))
-		default:
-			results[i].Err, results[i].Permanent = fmt.Errorf("embedded: unknown op kind %d", op.Kind), true
-			continue
+			pending[op.ID] = op.Version
+			inBatch++
 		}
-		pending[op.ID] = op.Version
-		inBatch++
-		if inBatch >= e.batchSize {
-			if err := flush(); err != nil {
+		if inBatch > 0 {
+			// Each chunk gets a fresh batch: scorch's analysis goroutine may still be ranging
+			// over a batch's map when Batch returns (reported by -race), so none is reused.
+			if err := e.idx.Batch(batch); err != nil {
 				return nil, fmt.Errorf("embedded: apply: %w: %w", search.ErrUnavailable, err)
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return nil, fmt.Errorf("embedded: apply: %w: %w", search.ErrUnavailable, err)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("embedded: apply: %w", err)
 	}
 	return results, nil
+}
+
+// builtDoc is the Bleve document of an upsert (nil for other ops) or why it cannot be built.
+type builtDoc struct {
+	doc *document.Document
+	err error
+}
+
+// buildChunk builds the documents of ops's upserts on every CPU.
+func (e *Engine) buildChunk(ops []search.Op) []builtDoc {
+	out := make([]builtDoc, len(ops))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(ops)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ops) {
+					return
+				}
+				op := ops[i]
+				switch {
+				case op.Kind != search.OpUpsert || op.ID == "":
+				case op.Doc == nil:
+					out[i].err = fmt.Errorf("embedded: upsert %s without a document", op.ID)
+				default:
+					out[i].doc, out[i].err = e.buildDocument(op)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 var levelNames = []string{"public", "internal", "secret", "confidential"}
@@ -394,9 +440,8 @@ const (
 func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
 	d := op.Doc
 	doc := document.NewDocument(op.ID)
-	an := tokenAnalyzer{e.an}
-	doc.AddField(document.NewTextFieldCustom(fTitle, nil, []byte(d.Title), textOpts, an))
-	doc.AddField(document.NewTextFieldCustom(fBody, nil, []byte(d.Body), textOpts, an))
+	doc.AddField(e.textField(fTitle, nil, d.Title))
+	doc.AddField(e.textField(fBody, nil, d.Body))
 	keyword := func(name, v string, opts index.FieldIndexingOptions, pos []uint64) {
 		doc.AddField(document.NewTextFieldWithIndexingOptions(name, pos, []byte(v), opts))
 	}
@@ -457,20 +502,38 @@ func (e *Engine) buildDocument(op search.Op) (*document.Document, error) {
 // bound+"\x00" when it exists; hex terms never have that form.
 func labelCatTerm(c string) string { return labelCatPrefix + hex.EncodeToString([]byte(c)) }
 
-// tokenAnalyzer hands the analyzers package's index tokens to Bleve unchanged.
-type tokenAnalyzer struct{ a *analyzers.Analyzer }
+// textField is a text field whose tokens are computed now, by the caller's goroutine: Bleve
+// asks the field's analyzer for them during its batch, and gets the prepared stream.
+func (e *Engine) textField(name string, pos []uint64, text string) *document.TextField {
+	return document.NewTextFieldCustom(name, pos, []byte(text), textOpts, prepared(tokenStream(e.an.Index(text))))
+}
 
-func (t tokenAnalyzer) Analyze(text []byte) analysis.TokenStream {
-	toks := t.a.Index(string(text))
+// prepared is an analyzer that returns one precomputed token stream.
+type prepared analysis.TokenStream
+
+func (p prepared) Analyze([]byte) analysis.TokenStream { return analysis.TokenStream(p) }
+
+// tokenStream hands the analyzers package's index tokens to Bleve unchanged, in one
+// allocation for the tokens and one for their bytes.
+func tokenStream(toks []analyzers.Token) analysis.TokenStream {
+	n := 0
+	for _, t := range toks {
+		n += len(t.Term)
+	}
+	buf := make([]byte, 0, n)
+	slab := make([]analysis.Token, len(toks))
 	out := make(analysis.TokenStream, len(toks))
 	for i, tok := range toks {
-		out[i] = &analysis.Token{
-			Term:     []byte(tok.Term),
+		start := len(buf)
+		buf = append(buf, tok.Term...)
+		slab[i] = analysis.Token{
+			Term:     buf[start:len(buf):len(buf)],
 			Start:    tok.Start,
 			End:      tok.End,
 			Position: tok.Position + 1, // Bleve positions are 1-based
 			Type:     analysis.Ideographic,
 		}
+		out[i] = &slab[i]
 	}
 	return out
 }

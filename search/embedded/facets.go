@@ -58,6 +58,7 @@ type column struct {
 }
 
 type segColumns struct {
+	filt segFilters // filter bitmaps (scope.go)
 	once sync.Once
 	cols map[string]*column
 	ids  []string // external id per local document (idSort)
@@ -73,6 +74,34 @@ type columnCache struct {
 // get returns the columns of the snapshot's segments, building the missing ones, and forgets
 // segments that are no longer in the snapshot (merged away).
 func (c *columnCache) get(segs []*scorch.SegmentSnapshot) ([]*segColumns, error) {
+	out := c.entries(segs)
+	fields := columnFields()
+	for i, sc := range out {
+		sc.once.Do(func() {
+			sc.cols, sc.err = buildColumns(segs[i].Segment(), fields)
+			if sc.err == nil {
+				sc.ids, sc.err = buildIDs(segs[i].Segment())
+			}
+		})
+		if sc.err != nil {
+			return nil, sc.err
+		}
+	}
+	return out, nil
+}
+
+// filters returns the filter caches of the snapshot's segments.
+func (c *columnCache) filters(segs []*scorch.SegmentSnapshot) []*segFilters {
+	out := make([]*segFilters, len(segs))
+	for i, sc := range c.entries(segs) {
+		out[i] = &sc.filt
+	}
+	return out
+}
+
+// entries returns the cache entries of the snapshot's segments, adding the missing ones, and
+// forgets segments that are no longer in the snapshot (merged away).
+func (c *columnCache) entries(segs []*scorch.SegmentSnapshot) []*segColumns {
 	c.mu.Lock()
 	if c.segs == nil {
 		c.segs = map[segment.Segment]*segColumns{}
@@ -97,19 +126,7 @@ func (c *columnCache) get(segs []*scorch.SegmentSnapshot) ([]*segColumns, error)
 		}
 	}
 	c.mu.Unlock()
-	fields := columnFields()
-	for i, sc := range out {
-		sc.once.Do(func() {
-			sc.cols, sc.err = buildColumns(segs[i].Segment(), fields)
-			if sc.err == nil {
-				sc.ids, sc.err = buildIDs(segs[i].Segment())
-			}
-		})
-		if sc.err != nil {
-			return nil, sc.err
-		}
-	}
-	return out, nil
+	return out
 }
 
 var errNoColumns = errors.New("embedded: facet columns unavailable")

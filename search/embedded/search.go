@@ -45,10 +45,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	if err != nil {
 		return search.Result{}, fmt.Errorf("embedded: search: %w", err)
 	}
-	text := e.textQuery(node)
-
-	bq := query.NewBooleanQuery([]query.Query{text}, nil, nil)
-	bq.AddFilter(query.NewConjunctionQuery(append(scopeFilter(q.Scope), filters(q)...)))
+	bq := e.query(q, node)
 
 	req := bleve.NewSearchRequestOptions(bq, size, (page-1)*size, false)
 	req.Fields = hitFields
@@ -170,6 +167,34 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	}
 	out.Took = time.Since(start)
 	return out, nil
+}
+
+// query is the Bleve query of q: the text query filtered by the scope and the filters. The
+// scope and keyword filters are one bitmap query (scope.go); a search without text walks that
+// bitmap instead of every document. Without the columns (tests) the filters are plain Bleve
+// queries, as filterSpec.fallback is.
+func (e *Engine) query(q search.Query, node search.Node) *query.BooleanQuery {
+	if e.columnsOff {
+		bq := query.NewBooleanQuery([]query.Query{e.textQuery(node)}, nil, nil)
+		bq.AddFilter(query.NewConjunctionQuery(append(scopeFilter(q.Scope), filters(q)...)))
+		return bq
+	}
+	fq := &filterQuery{spec: newFilterSpec(q), cache: &e.columns}
+	dq := dateFilter(q)
+	if _, all := node.(search.All); all {
+		bq := query.NewBooleanQuery([]query.Query{fq}, nil, nil)
+		if dq != nil {
+			bq.AddFilter(dq)
+		}
+		return bq
+	}
+	bq := query.NewBooleanQuery([]query.Query{e.textQuery(node)}, nil, nil)
+	if dq != nil {
+		bq.AddFilter(query.NewConjunctionQuery([]query.Query{fq, dq}))
+	} else {
+		bq.AddFilter(fq)
+	}
+	return bq
 }
 
 // bleveFacets asks Bleve for the facets and the histogram (the fallback of the column counter).
@@ -359,13 +384,21 @@ func filters(q search.Query) []query.Query {
 	if len(q.States) > 0 {
 		fs = append(fs, anyTerm(fState, q.States))
 	}
-	if !q.From.IsZero() || !q.To.IsZero() {
-		incl := true
-		dq := query.NewDateRangeInclusiveQuery(q.From, q.To, &incl, &incl)
-		dq.SetField(fDate)
+	if dq := dateFilter(q); dq != nil {
 		fs = append(fs, dq)
 	}
 	return fs
+}
+
+// dateFilter is q's date range (nil: none).
+func dateFilter(q search.Query) query.Query {
+	if q.From.IsZero() && q.To.IsZero() {
+		return nil
+	}
+	incl := true
+	dq := query.NewDateRangeInclusiveQuery(q.From, q.To, &incl, &incl)
+	dq.SetField(fDate)
+	return dq
 }
 
 // anyTerm matches documents whose keyword field holds one of values (none: nothing).

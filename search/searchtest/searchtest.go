@@ -476,6 +476,11 @@ func testScopeProperty(t *testing.T, e search.Engine) {
 		if parking {
 			q.Text = "属性测试 停车"
 		}
+		if !parking && rapid.Bool().Draw(rt, "browse") {
+			// No text: the scope and filters alone pick the documents (the search page before a
+			// word is typed). The unit filter keeps out the other tests' documents.
+			q.Text, q.Units = "", []string{"pu1", "pu2", "pu3"}
+		}
 		if rapid.Bool().Draw(rt, "filter_category") {
 			q.Categories = []string{rapid.SampledFrom([]string{"经济", "民生", "城建"}).Draw(rt, "category_filter")}
 		}
