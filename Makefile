@@ -48,13 +48,14 @@ lint:
 ## bench: performance harness at BENCH_DOCS (100000) documents against PostgreSQL FTS and OpenSearch; appends to BENCHMARKS.md (docs/benchmarks.md). 1M: `make bench BENCH_DOCS=1000000`
 BENCH_DOCS       ?= 100000
 BENCH_OPENSEARCH ?= http://127.0.0.1:9209
+BENCH_HTTP_STEPS ?= 100,200,400,600,800
 BENCH_FLAGS      ?=
 bench: build
 	@if [ "$(BENCH_OPENSEARCH)" = "http://127.0.0.1:9209" ] && ! curl -fs -o /dev/null "$(BENCH_OPENSEARCH)"; then \
 		deploy/opensearch-dev/run.sh start --port 9209 --data "$(CURDIR)/.data/opensearch-test" || true; fi
 	@os="$(BENCH_OPENSEARCH)"; if [ "$$os" != none ] && ! curl -fs -o /dev/null "$$os"; then \
 		echo "bench: OpenSearch not reachable at $$os: running without it"; os=none; fi; \
-	bin/infowork bench --docs $(BENCH_DOCS) --opensearch "$$os" $(BENCH_FLAGS)
+	bin/infowork bench --docs $(BENCH_DOCS) --opensearch "$$os" --http-steps "$(BENCH_HTTP_STEPS)" $(BENCH_FLAGS)
 
 ## bench-go: the Go micro-benchmarks (go test -bench)
 .PHONY: bench-go

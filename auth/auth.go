@@ -256,15 +256,19 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	return s.UserByID(ctx, id)
 }
 
-const selectUser = `SELECT u.id, u.username, u.display_name, u.phone, COALESCE(un.code, ''), COALESCE(un.name, ''),
-	u.roles, u.clearance, u.label_categories, u.must_change_password, u.totp_enrolled_at IS NOT NULL, u.password_changed_at
-	FROM users u LEFT JOIN units un ON un.id = u.unit_id`
+const (
+	userColumns = `u.id, u.username, u.display_name, u.phone, COALESCE(un.code, ''), COALESCE(un.name, ''),
+	u.roles, u.clearance, u.label_categories, u.must_change_password, u.totp_enrolled_at IS NOT NULL, u.password_changed_at`
+	userFrom   = ` FROM users u LEFT JOIN units un ON un.id = u.unit_id`
+	selectUser = `SELECT ` + userColumns + userFrom
+)
 
-func scanUser(row pgx.Row) (User, error) {
+// scanUser scans the userColumns of row, followed by the extra columns into extra.
+func scanUser(row pgx.Row, extra ...any) (User, error) {
 	var u User
 	var cl int16
-	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Phone, &u.UnitCode, &u.UnitName, &u.Roles, &cl, &u.LabelCategories, &u.MustChangePassword,
-		&u.MFAEnrolled, &u.PasswordChangedAt)
+	err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &u.Phone, &u.UnitCode, &u.UnitName, &u.Roles, &cl, &u.LabelCategories,
+		&u.MustChangePassword, &u.MFAEnrolled, &u.PasswordChangedAt}, extra...)...)
 	u.Clearance = label.Level(cl)
 	return u, err
 }
@@ -383,13 +387,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, erro
 	}
 	var (
 		sess     Session
-		userID   int64
 		lastSeen time.Time
 	)
-	err := s.db.QueryRow(ctx, `SELECT s.user_id, s.kind, s.state, s.csrf_token, s.expires_at, s.last_seen_at FROM sessions s
-		JOIN users u ON u.id = s.user_id
+	// The session and its account in one statement: every authenticated request runs it.
+	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+`, s.kind, s.state, s.csrf_token, s.expires_at, s.last_seen_at`+userFrom+`
+		JOIN sessions s ON s.user_id = u.id
 		WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.disabled_at IS NULL AND s.expires_at > clock_timestamp()`,
-		hashToken(token)).Scan(&userID, &sess.Kind, &sess.State, &sess.CSRFToken, &sess.ExpiresAt, &lastSeen)
+		hashToken(token)), &sess.Kind, &sess.State, &sess.CSRFToken, &sess.ExpiresAt, &lastSeen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, ErrUnauthenticated
 	}
@@ -406,10 +410,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, erro
 			return Session{}, fmt.Errorf("auth: authenticate: %w", err)
 		}
 	}
-	sess.User, err = s.UserByID(ctx, userID)
-	if err != nil {
-		return Session{}, err
-	}
+	sess.User = u
 	sess.Restriction = s.restriction(sess.State, sess.User)
 	return sess, nil
 }

@@ -33,7 +33,8 @@ func TestRunEndToEnd(t *testing.T) {
 	var out bytes.Buffer
 	cfg := Config{Docs: 2000, Seed: 3, DB: db, Analyzer: an, Dataset: ds, Auth: authSvc, IndexDir: filepath.Join(t.TempDir(), "index"),
 		OpenSearchURL: os.Getenv("INFOWORK_TEST_OPENSEARCH_URL"), Clients: []int{1, 4}, SearchDuration: 500 * time.Millisecond,
-		FreshWrites: 10, FreshRate: 20, HTTPRate: 100, HTTPDuration: 2 * time.Second, Out: &out, Logger: testenv.Logger(t)}
+		FreshWrites: 10, FreshRate: 20, HTTPRate: 100, HTTPDuration: 2 * time.Second,
+		HTTPSteps: []int{50}, HTTPStepDuration: time.Second, Out: &out, Logger: testenv.Logger(t)}
 	res, err := Run(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
@@ -68,10 +69,11 @@ func TestRunEndToEnd(t *testing.T) {
 	if res.HTTPRequests < 150 || res.HTTPSuccess != 1 {
 		t.Errorf("HTTP: %d requests, success %.3f\n%s", res.HTTPRequests, res.HTTPSuccess, out.String())
 	}
-	if len(res.Tables) != 5 {
-		t.Fatalf("%d tables, want one per scenario", len(res.Tables))
+	if len(res.Tables) != 6 {
+		t.Fatalf("%d tables, want one per scenario and the HTTP steps", len(res.Tables))
 	}
-	for _, want := range []string{"== Bulk load", "== Freshness", "== Search", "== HTTP", "== Memory", "pg-fts"} {
+	for _, want := range []string{"== Bulk load", "== Freshness", "== Search", "== HTTP capacity", "== HTTP through Fiber", "== Memory", "pg-fts",
+		"\n50  "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}

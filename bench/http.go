@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,38 +70,17 @@ func (e *env) httpScenario(ctx context.Context) error {
 		return err
 	}
 	targets, kinds := e.httpTargets(base, researcher, reporter)
-	var next atomic.Int64 // vegeta's workers call the targeter concurrently
-	targeter := func(t *vegeta.Target) error {
-		*t = targets[int(next.Add(1)-1)%len(targets)]
-		return nil
+	if len(e.cfg.HTTPSteps) > 0 {
+		e.httpSteps(targets, kinds)
 	}
-	attacker := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.Workers(64), vegeta.MaxWorkers(512), vegeta.KeepAlive(true))
-	rate := vegeta.Rate{Freq: e.cfg.HTTPRate, Per: time.Second}
-	var all vegeta.Metrics
-	per := map[string]*vegeta.Metrics{}
-	codes := map[string]int{}
 	var prof func()
 	if e.cfg.ProfileDir != "" {
 		prof = e.cpuProfile("http-mixed")
 	}
-	for res := range attacker.Attack(targeter, rate, e.cfg.HTTPDuration, "mixed") {
-		all.Add(res)
-		k := kinds[res.URL+" "+res.Method]
-		if k == "" {
-			k = kindOf(res.Method, res.URL)
-		}
-		if per[k] == nil {
-			per[k] = &vegeta.Metrics{}
-		}
-		per[k].Add(res)
-		if res.Code < 200 || res.Code >= 300 {
-			codes[strconv.Itoa(int(res.Code))+" "+k]++
-		}
-	}
+	all, per, codes := attack(targets, kinds, e.cfg.HTTPRate, e.cfg.HTTPDuration)
 	if prof != nil {
 		prof()
 	}
-	all.Close()
 	t := &Table{Title: fmt.Sprintf("HTTP through Fiber: mixed workload at %d requests/s for %s (vegeta)", e.cfg.HTTPRate, e.cfg.HTTPDuration),
 		Header: []string{"requests", "share", "throughput/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "success"}}
 	t.add("all", strconv.FormatUint(all.Requests, 10), "100%", fmt.Sprintf("%.0f", all.Throughput), ms(all.Latencies.P50), ms(all.Latencies.P90),
@@ -138,6 +118,63 @@ func (e *env) httpScenario(ctx context.Context) error {
 	}
 	e.table(t)
 	return nil
+}
+
+// attack runs the workload at rate for dur and returns the metrics of all requests, per kind,
+// and the failures by status and kind.
+func attack(targets []vegeta.Target, kinds map[string]string, rate int, dur time.Duration) (*vegeta.Metrics, map[string]*vegeta.Metrics, map[string]int) {
+	var next atomic.Int64 // vegeta's workers call the targeter concurrently
+	targeter := func(t *vegeta.Target) error {
+		*t = targets[int(next.Add(1)-1)%len(targets)]
+		return nil
+	}
+	attacker := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.Workers(64), vegeta.MaxWorkers(512), vegeta.KeepAlive(true))
+	all := &vegeta.Metrics{}
+	per := map[string]*vegeta.Metrics{}
+	codes := map[string]int{}
+	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, dur, "mixed") {
+		all.Add(res)
+		k := kinds[res.URL+" "+res.Method]
+		if k == "" {
+			k = kindOf(res.Method, res.URL)
+		}
+		if per[k] == nil {
+			per[k] = &vegeta.Metrics{}
+		}
+		per[k].Add(res)
+		if res.Code < 200 || res.Code >= 300 {
+			codes[strconv.Itoa(int(res.Code))+" "+k]++
+		}
+	}
+	all.Close()
+	return all, per, codes
+}
+
+// httpSteps runs the workload at each of the step rates for HTTPStepDuration, lowest first,
+// and reports which rates hold the target's latency and error bounds: the capacity of the
+// machine, next to the run at the target rate.
+func (e *env) httpSteps(targets []vegeta.Target, kinds map[string]string) {
+	steps := slices.Clone(e.cfg.HTTPSteps)
+	slices.Sort(steps)
+	t := &Table{Title: fmt.Sprintf("HTTP capacity: the same mixed workload at increasing rates, %s each", e.cfg.HTTPStepDuration),
+		Header: []string{"offered req/s", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "success", "p99 ≤ 200 ms and no errors"}}
+	best := 0
+	for _, r := range steps {
+		e.logf("HTTP step: %d requests/s for %s", r, e.cfg.HTTPStepDuration)
+		all, _, _ := attack(targets, kinds, r, e.cfg.HTTPStepDuration)
+		ok := all.Success == 1 && all.Latencies.P99 <= 200*time.Millisecond
+		mark := "no"
+		if ok {
+			mark = "yes"
+			best = max(best, r)
+		}
+		t.add(strconv.Itoa(r), fmt.Sprintf("%.0f", all.Throughput), ms(all.Latencies.P50), ms(all.Latencies.P90), ms(all.Latencies.P99),
+			ms(all.Latencies.Max), fmt.Sprintf("%.2f%%", all.Success*100), mark)
+	}
+	e.res.HTTPCapacity = best
+	t.Notes = append(t.Notes, fmt.Sprintf("highest offered rate within the bounds: %d req/s (0: none of the steps)", best),
+		"each step starts from a warm server; the steps run before the run at the target rate")
+	e.table(t)
 }
 
 func kindOf(method, u string) string {

@@ -67,7 +67,11 @@ type Config struct {
 	FreshRate      float64 // freshness: writes per second (default 20)
 	HTTPRate       int     // HTTP: requests per second (default 1000)
 	HTTPDuration   time.Duration
-	ProfileDir     string // write CPU and heap profiles here when set
+	// HTTPSteps are rates run before the target rate, each for HTTPStepDuration (default 10s),
+	// to report the highest rate the machine holds within the target's bounds (none: skipped).
+	HTTPSteps        []int
+	HTTPStepDuration time.Duration
+	ProfileDir       string // write CPU and heap profiles here when set
 	// BulkInsert loads the reports with multi-row INSERTs (no outbox rows) and fills the
 	// embedded engine through the reindex path, for corpora too large for the end-to-end path
 	// on a small machine; the end-to-end load is then not measured.
@@ -109,6 +113,9 @@ func (c *Config) defaults() error {
 	if c.HTTPRate <= 0 {
 		c.HTTPRate = 1000
 	}
+	if c.HTTPStepDuration <= 0 {
+		c.HTTPStepDuration = 10 * time.Second
+	}
 	if c.HTTPDuration <= 0 {
 		c.HTTPDuration = 30 * time.Second
 	}
@@ -142,6 +149,7 @@ type Result struct {
 	HTTPRequests                      int
 	HTTPP99                           time.Duration
 	HTTPThroughput                    float64
+	HTTPCapacity                      int // highest step rate within the bounds (HTTPSteps)
 }
 
 type env struct {

@@ -44,6 +44,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	freshRate := fs.Float64("fresh-rate", 20, "freshness: writes per second")
 	httpRate := fs.Int("http-rate", 1000, "HTTP: requests per second")
 	httpDur := fs.Duration("http-duration", 30*time.Second, "HTTP: duration (the target is stated for 5m)")
+	httpSteps := fs.String("http-steps", "", "HTTP: lower rates to run first, 10s each, for the machine's capacity (e.g. 200,400,600,800)")
 	osURL := fs.String("opensearch", os.Getenv("INFOWORK_BENCH_OPENSEARCH_URL"), "OpenSearch URL for the alternative ('' or none: skip)")
 	profile := fs.String("profile", "", "write CPU profiles (search at 8 clients, HTTP) and a heap profile to this folder")
 	report := fs.String("report", "BENCHMARKS.md", "append the tables to this Markdown file (none: do not)")
@@ -60,6 +61,16 @@ func cmdBench(ctx context.Context, args []string) error {
 		if s = strings.TrimSpace(s); s != "" {
 			cfg.Scenarios = append(cfg.Scenarios, s)
 		}
+	}
+	for _, r := range strings.Split(*httpSteps, ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 1 {
+			return usageError{fmt.Sprintf("--http-steps: %q is not a positive number", r)}
+		}
+		cfg.HTTPSteps = append(cfg.HTTPSteps, n)
 	}
 	for _, c := range strings.Split(*clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))

@@ -31,14 +31,17 @@ func (e *Engine) addAttachments(doc *document.Document, d *search.Document) {
 	}
 }
 
-// setAttachmentHits names, for each hit, the first attachment whose text holds a query term and
-// highlights the passage. The stored attachment fields are read per hit (a page holds at most
-// search.MaxPageSize hits).
-func (e *Engine) setAttachmentHits(hits []search.Hit, terms []string) {
+// setAttachmentHits names, for each hit with attachments (withAtt), the first attachment whose
+// text holds a query term and highlights the passage. The stored attachment fields of those
+// hits are read again, with their array positions, which pair each text with its file.
+func (e *Engine) setAttachmentHits(hits []search.Hit, withAtt []bool, terms []string) {
 	if len(terms) == 0 {
 		return
 	}
 	for i := range hits {
+		if !withAtt[i] {
+			continue
+		}
 		doc, err := e.idx.Document(hits[i].ID)
 		if err != nil || doc == nil {
 			continue

@@ -10,33 +10,33 @@ import (
 	"infowork/analyzers"
 )
 
-// Snippets without re-segmenting: the body is indexed with term vectors (byte offsets of every
+// Snippets and titles without re-segmenting: the title and the body are indexed with term vectors (byte offsets of every
 // token, from the same analyzer), so the places to mark are read from the index instead of
-// running jieba over the stored body of every hit. That re-segmentation was a third of the CPU
+// running jieba over the stored text of every hit. That re-segmentation was a third of the CPU
 // time of a search (BENCHMARKS.md, docs/benchmarks.md). Rendering is analyzers.RenderHighlight,
 // the second half of analyzers.Highlight, and a test checks both give the same snippet.
 
-// bodySnippets returns the snippet of each hit body (ids[i], bodies[i]) for the query terms.
-// A hit whose vectors cannot be read (the index changed since the search) falls back to
-// analyzers.Highlight.
-func (e *Engine) bodySnippets(ctx context.Context, ids, bodies []string, terms []string) []string {
+// highlights returns the highlighted text of field for each hit (ids[i], texts[i]) and the
+// query terms, cut to maxRunes (0: whole). A hit whose vectors cannot be read (the index
+// changed since the search) falls back to analyzers.Highlight.
+func (e *Engine) highlights(ctx context.Context, field string, ids, texts []string, terms []string, maxRunes int) []string {
 	out := make([]string, len(ids))
 	matches := make([][]analyzers.Span, len(ids))
 	ok := make([]bool, len(ids))
 	if len(terms) > 0 && len(ids) > 0 {
-		e.vectorSpans(ctx, ids, bodies, terms, matches, ok)
+		e.vectorSpans(ctx, field, ids, texts, terms, matches, ok)
 	}
 	for i := range ids {
 		if len(terms) > 0 && !ok[i] {
-			out[i] = e.an.Highlight(bodies[i], terms, snippetRunes)
+			out[i] = e.an.Highlight(texts[i], terms, maxRunes)
 			continue
 		}
-		out[i] = analyzers.RenderHighlight(bodies[i], matches[i], snippetRunes)
+		out[i] = analyzers.RenderHighlight(texts[i], matches[i], maxRunes)
 	}
 	return out
 }
 
-func (e *Engine) vectorSpans(ctx context.Context, ids, bodies []string, terms []string, matches [][]analyzers.Span, ok []bool) {
+func (e *Engine) vectorSpans(ctx context.Context, field string, ids, texts []string, terms []string, matches [][]analyzers.Span, ok []bool) {
 	adv, err := e.idx.Advanced()
 	if err != nil {
 		return
@@ -65,7 +65,7 @@ func (e *Engine) vectorSpans(ctx context.Context, ids, bodies []string, terms []
 			continue
 		}
 		seen[t] = true
-		tfr, err := r.TermFieldReader(ctx, []byte(t), fBody, false, false, true)
+		tfr, err := r.TermFieldReader(ctx, []byte(t), field, false, false, true)
 		if err != nil {
 			return
 		}
@@ -88,11 +88,11 @@ func (e *Engine) vectorSpans(ctx context.Context, ids, bodies []string, terms []
 		_ = tfr.Close()
 	}
 	for _, d := range docs {
-		ok[d.i] = validSpans(bodies[d.i], matches[d.i])
+		ok[d.i] = validSpans(texts[d.i], matches[d.i])
 	}
 }
 
-// validSpans reports whether every span lies on rune boundaries inside body (a body replaced
+// validSpans reports whether every span lies on rune boundaries inside body (a text replaced
 // since the search could have other offsets).
 func validSpans(body string, ms []analyzers.Span) bool {
 	for _, m := range ms {

@@ -16,7 +16,7 @@ import (
 
 // The snippets built from term vectors must be exactly analyzers.Highlight's, on real messages
 // and real queries (words, phrases, OR, synonyms, exclusions).
-func TestSnippetsFromTermVectorsMatchHighlight(t *testing.T) {
+func TestHighlightsFromTermVectorsMatchHighlight(t *testing.T) {
 	an := testAnalyzer(t)
 	ds, err := demo.Load("", 300)
 	if err != nil {
@@ -28,12 +28,13 @@ func TestSnippetsFromTermVectorsMatchHighlight(t *testing.T) {
 	}
 	defer e.Close()
 	ctx := t.Context()
-	bodies := map[string]string{}
+	bodies, titles := map[string]string{}, map[string]string{}
 	var ops []search.Op
 	for i, m := range ds.Messages {
 		id := strconv.Itoa(i + 1)
 		d := &search.Document{ID: id, Version: 1, Title: m.Title, Body: m.Body, Unit: m.UnitCode, Date: m.Time}
 		bodies[id] = m.Body
+		titles[id] = m.Title
 		ops = append(ops, search.Op{Kind: search.OpUpsert, ID: id, Version: 1, Doc: d})
 	}
 	if _, err := e.Apply(ctx, ops); err != nil {
@@ -66,6 +67,9 @@ func TestSnippetsFromTermVectorsMatchHighlight(t *testing.T) {
 			want := an.Highlight(bodies[h.ID], terms, snippetRunes)
 			if h.Snippet != want {
 				t.Errorf("query %q, hit %s:\n got  %q\n want %q", qt, h.ID, h.Snippet, want)
+			}
+			if want := an.Highlight(titles[h.ID], terms, 0); h.TitleHTML != want {
+				t.Errorf("query %q, hit %s title:\n got  %q\n want %q", qt, h.ID, h.TitleHTML, want)
 			}
 			checked++
 			if len(h.Snippet) > 0 && containsMark(h.Snippet) {

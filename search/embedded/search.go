@@ -32,7 +32,9 @@ const (
 // histogramFields are the keyword fields a histogram counts; years are summed from months.
 var histogramFields = map[string]string{search.IntervalDay: fDay, search.IntervalMonth: fMonth, search.IntervalYear: fMonth}
 
-var hitFields = []string{fTitle, fBody, fUnit, fUnitName, fCategory, fDistrict, fLevel, fUrgency, fState, fDateText, fVersion, fLabelText}
+// hitFields are the stored fields a hit shows; att_id only tells whether the record has
+// attachments (setAttachmentHits reads those hits again for the passage).
+var hitFields = []string{fTitle, fBody, fUnit, fUnitName, fCategory, fDistrict, fLevel, fUrgency, fState, fDateText, fVersion, fLabelText, fAttID}
 
 // Search implements search.Engine.
 func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {
@@ -105,7 +107,9 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	terms := highlightTerms(e.an, node)
 	out := search.Result{Total: int(res.Total), Hits: make([]search.Hit, 0, len(res.Hits))} // #nosec G115 -- a hit count; int is 64-bit on every supported platform
 	bodies := make([]string, 0, len(res.Hits))
+	withAtt := make([]bool, 0, len(res.Hits))
 	for _, h := range res.Hits {
+		withAtt = append(withAtt, h.Fields[fAttID] != nil)
 		str := func(f string) string { s, _ := h.Fields[f].(string); return s }
 		hit := search.Hit{
 			ID:       h.ID,
@@ -131,18 +135,21 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		if d := str(fDateText); d != "" {
 			hit.Date, _ = time.Parse(time.RFC3339Nano, d)
 		}
-		hit.TitleHTML = e.an.Highlight(hit.Title, terms, 0)
 		out.Hits = append(out.Hits, hit)
 		bodies = append(bodies, str(fBody))
 	}
 	ids := make([]string, len(out.Hits))
+	titles := make([]string, len(out.Hits))
 	for i := range out.Hits {
-		ids[i] = out.Hits[i].ID
+		ids[i], titles[i] = out.Hits[i].ID, out.Hits[i].Title
 	}
-	for i, s := range e.bodySnippets(ctx, ids, bodies, terms) {
+	for i, s := range e.highlights(ctx, fTitle, ids, titles, terms, 0) {
+		out.Hits[i].TitleHTML = s
+	}
+	for i, s := range e.highlights(ctx, fBody, ids, bodies, terms, snippetRunes) {
 		out.Hits[i].Snippet = s
 	}
-	e.setAttachmentHits(out.Hits, terms) // attachments.go
+	e.setAttachmentHits(out.Hits, withAtt, terms) // attachments.go
 	if fc != nil && (len(q.Facets) > 0 || q.DateHistogram != "") {
 		e.columnCount.Add(1)
 	}
