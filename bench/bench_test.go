@@ -73,7 +73,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("%d tables, want one per scenario and the HTTP steps", len(res.Tables))
 	}
 	for _, want := range []string{"== Bulk load", "== Freshness", "== Search", "== HTTP capacity", "== HTTP through Fiber", "== Memory", "pg-fts",
-		"\n50  "} {
+		"\n50  ", "CPU per request: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}

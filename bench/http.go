@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -77,7 +78,10 @@ func (e *env) httpScenario(ctx context.Context) error {
 	if e.cfg.ProfileDir != "" {
 		prof = e.cpuProfile("http-mixed")
 	}
+	postmaster := e.postmaster(ctx)
+	selfCPU, pgCPU := processCPU(os.Getpid()), treeCPU(postmaster)
 	all, per, codes := attack(targets, kinds, e.cfg.HTTPRate, e.cfg.HTTPDuration)
+	selfCPU, pgCPU = processCPU(os.Getpid())-selfCPU, treeCPU(postmaster)-pgCPU
 	if prof != nil {
 		prof()
 	}
@@ -105,6 +109,12 @@ func (e *env) httpScenario(ctx context.Context) error {
 		"mix: 55% GET /api/v1/search (five facets, month histogram, highlighting), 15% GET /search (the HTML page), 20% GET /api/v1/submissions (list pages 1–50), 10% POST /api/v1/submissions (new reports, indexed while the load runs)",
 		"sessions: demo researcher (searches) and reporter (lists, submissions), bearer tokens; the database-backed rate limiter counts every request",
 		fmt.Sprintf("target: ≥ 1,000 req/s with p99 ≤ 200 ms and zero errors: %s", verdict))
+	if all.Requests > 0 && postmaster > 0 {
+		n := float64(all.Requests)
+		self, pg := selfCPU.Seconds()*1000/n, pgCPU.Seconds()*1000/n
+		t.Notes = append(t.Notes, fmt.Sprintf("CPU per request: %.2f ms in this process (web app, indexer, engine and the load generator), %.2f ms in PostgreSQL; "+
+			"1,000 requests/s need %.1f cores of CPU at that cost, the machine has %d", self, pg, (self+pg), runtime.NumCPU()))
+	}
 	if len(codes) > 0 {
 		var parts []string
 		for k, n := range codes {
@@ -274,6 +284,67 @@ func searchParams(q search.Query) url.Values {
 	return v
 }
 
+// postmaster is the pid of the PostgreSQL server process when it runs on this machine (0: not
+// found).
+func (e *env) postmaster(ctx context.Context) int {
+	var backend int
+	if err := e.cfg.DB.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		return 0
+	}
+	return int(procStatus(backend, "PPid"))
+}
+
+// processCPU is the user and system CPU time pid has used (0 when unreadable).
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; the fields after its closing parenthesis
+	// start with field 3, so utime and stime (fields 14 and 15) are at 11 and 12.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on every Linux platform Go
+// supports.
+const clockTicks = 100
+
+// treeCPU is the CPU time of pid and its direct children (the postmaster and its backends;
+// backends that exited meanwhile are not counted, the pool keeps its connections).
+func treeCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	total := processCPU(pid)
+	for _, c := range children(pid) {
+		total += processCPU(c)
+	}
+	return total
+}
+
+// children lists the pids whose parent is pid.
+func children(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, en := range entries {
+		child, err := strconv.Atoi(en.Name())
+		if err == nil && procStatus(child, "PPid") == int64(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
 // memory is scenario 5: peak resident memory of each process, per million documents.
 func (e *env) memory(ctx context.Context) {
 	t := &Table{Title: fmt.Sprintf("Memory: peak resident set per process, %d documents", e.cfg.Docs),
@@ -284,13 +355,9 @@ func (e *env) memory(ctx context.Context) {
 	if kb := procStatus(os.Getpid(), "VmHWM"); kb > 0 {
 		t.add("infowork bench (web app + indexer + embedded engine, in one process)", fmt.Sprintf("%.0f", float64(kb)/1024), perM(kb), "VmHWM of the process")
 	}
-	var backend int
-	if err := e.cfg.DB.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err == nil {
-		if pm := procStatus(backend, "PPid"); pm > 0 {
-			kb := pssTree(int(pm))
-			if kb > 0 {
-				t.add("PostgreSQL (postmaster and backends)", fmt.Sprintf("%.0f", float64(kb)/1024), perM(kb), "sum of PSS at the end (shared buffers counted once); the cluster may serve other databases")
-			}
+	if pm := e.postmaster(ctx); pm > 0 {
+		if kb := pssTree(pm); kb > 0 {
+			t.add("PostgreSQL (postmaster and backends)", fmt.Sprintf("%.0f", float64(kb)/1024), perM(kb), "sum of PSS at the end (shared buffers counted once); the cluster may serve other databases")
 		}
 	}
 	if e.os != nil {
@@ -331,15 +398,8 @@ func procStatus(pid int, field string) int64 {
 // pssTree sums the PSS (kB) of pid and its direct children.
 func pssTree(pid int) int64 {
 	total := pss(pid)
-	entries, _ := os.ReadDir("/proc")
-	for _, en := range entries {
-		child, err := strconv.Atoi(en.Name())
-		if err != nil {
-			continue
-		}
-		if procStatus(child, "PPid") == int64(pid) {
-			total += pss(child)
-		}
+	for _, c := range children(pid) {
+		total += pss(c)
 	}
 	return total
 }
