@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -100,7 +101,10 @@ type Engine struct {
 
 	applyMu sync.Mutex // makes version check + write atomic
 
-	columns     columnCache  // facet columns per segment (facets.go)
+	columns     columnCache // facet columns per segment (facets.go)
+	stopWarm    chan struct{}
+	warmDone    chan struct{}
+	closeOnce   sync.Once
 	columnCount atomic.Int64 // searches whose facets came from the columns (tests)
 	columnsOff  bool         // tests: always take the path without columns (Bleve's facets and sort)
 }
@@ -155,8 +159,19 @@ func Open(opts Options) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
 	}
-	return &Engine{idx: idx, an: opts.Analyzer, log: log, batchSize: opts.BatchSize, path: path}, nil
+	e := &Engine{idx: idx, an: opts.Analyzer, log: log, batchSize: opts.BatchSize, path: path,
+		stopWarm: make(chan struct{}), warmDone: make(chan struct{})}
+	e.columns.inlineMax = inlineBuildMax
+	go func() {
+		defer close(e.warmDone)
+		e.columns.warmLoop(idx, warmInterval, e.stopWarm)
+	}()
+	return e, nil
 }
+
+// warmInterval is how often the engine looks for new large segments (merges) whose facet
+// columns to build in the background (facets.go).
+const warmInterval = 200 * time.Millisecond
 
 // newMapping is the stored mapping. Documents are built by hand (IndexAdvanced), so it only
 // switches off dynamic indexing; it names no custom analyzer.
@@ -190,6 +205,11 @@ func (e *Engine) Count(ctx context.Context) (int, error) {
 
 // Close implements search.Engine.
 func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.stopWarm)
+		<-e.warmDone
+	})
+	defer e.columns.bg.Wait() // background builds hold their segments; let them finish
 	if err := e.idx.Close(); err != nil {
 		return fmt.Errorf("embedded: close: %w", err)
 	}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/numeric"
@@ -58,36 +61,136 @@ type column struct {
 }
 
 type segColumns struct {
-	filt segFilters // filter bitmaps (scope.go)
-	once sync.Once
-	cols map[string]*column
-	ids  []string // external id per local document (idSort)
-	err  error
+	filt    segFilters // filter bitmaps (scope.go)
+	once    sync.Once
+	done    chan struct{} // closed when the columns are built
+	started atomic.Bool   // a background build was started
+	cols    map[string]*column
+	ids     []string // external id per local document (idSort)
+	err     error
 }
+
+// build builds the columns of seg (once; later calls wait for the first).
+func (sc *segColumns) build(seg segment.Segment) {
+	sc.once.Do(func() {
+		defer close(sc.done)
+		sc.cols, sc.err = buildColumns(seg, columnFields())
+		if sc.err == nil {
+			sc.ids, sc.err = buildIDs(seg)
+		}
+	})
+}
+
+func (sc *segColumns) built() bool {
+	select {
+	case <-sc.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// inlineBuildMax is the size up to which a segment's columns are built by the search that
+// first meets it (tens of milliseconds: the indexer's fresh segments). A larger one — what a
+// merge produces, seconds at a million documents — is built in the background, and searches
+// meanwhile count with Bleve's own facets instead of waiting for it (the first search after a
+// merge took 2.7 s at 1M documents, which is what the freshness p99 measured).
+const inlineBuildMax = 50_000
 
 // columnCache holds the columns of the segments recent searches met.
 type columnCache struct {
-	mu   sync.Mutex
-	segs map[segment.Segment]*segColumns
+	inlineMax uint64 // inlineBuildMax (tests lower it)
+	mu        sync.Mutex
+	segs      map[segment.Segment]*segColumns
+	bg        sync.WaitGroup // background builds (Engine.Close waits)
 }
 
-// get returns the columns of the snapshot's segments, building the missing ones, and forgets
-// segments that are no longer in the snapshot (merged away).
+// errColumnsPending: a large segment's columns are still being built.
+var errColumnsPending = errors.New("embedded: facet columns being built")
+
+// get returns the columns of the snapshot's segments, building small missing ones inline and
+// starting background builds of large ones (errColumnsPending until they are done), and
+// forgets segments that are no longer in the snapshot (merged away).
 func (c *columnCache) get(segs []*scorch.SegmentSnapshot) ([]*segColumns, error) {
 	out := c.entries(segs)
-	fields := columnFields()
+	pending := false
 	for i, sc := range out {
-		sc.once.Do(func() {
-			sc.cols, sc.err = buildColumns(segs[i].Segment(), fields)
-			if sc.err == nil {
-				sc.ids, sc.err = buildIDs(segs[i].Segment())
+		if !sc.built() {
+			if !c.prepare(sc, segs[i].Segment()) {
+				pending = true
+				continue
 			}
-		})
+		}
 		if sc.err != nil {
 			return nil, sc.err
 		}
 	}
+	if pending {
+		return nil, errColumnsPending
+	}
 	return out, nil
+}
+
+// prepare builds a small segment's columns inline and reports true, or starts the
+// background build of a large one (holding a reference to the segment while it reads it) and
+// reports false.
+func (c *columnCache) prepare(sc *segColumns, seg segment.Segment) bool {
+	if seg.Count() <= c.inlineMax {
+		sc.build(seg)
+		return true
+	}
+	if sc.started.CompareAndSwap(false, true) {
+		seg.AddRef()
+		c.bg.Add(1)
+		go func() {
+			defer c.bg.Done()
+			defer func() { _ = seg.DecRef() }()
+			sc.build(seg)
+		}()
+	}
+	return false
+}
+
+// warm starts the background builds of the large segments of the index's current snapshot,
+// so that a merged segment is usually ready before a search meets it. It reports whether
+// every segment's columns are built or small enough to be built inline.
+func (c *columnCache) warm(idx bleve.Index) bool {
+	adv, err := idx.Advanced()
+	if err != nil {
+		return false
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return false
+	}
+	segs := snap.Segments()
+	ready := true
+	for i, sc := range c.entries(segs) {
+		if seg := segs[i].Segment(); !sc.built() && seg.Count() > c.inlineMax {
+			c.prepare(sc, seg)
+			ready = false
+		}
+	}
+	return ready
+}
+
+// warmLoop runs warm every interval until stop is closed.
+func (c *columnCache) warmLoop(idx bleve.Index, interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			c.warm(idx)
+		}
+	}
 }
 
 // filters returns the filter caches of the snapshot's segments.
@@ -113,7 +216,7 @@ func (c *columnCache) entries(segs []*scorch.SegmentSnapshot) []*segColumns {
 		live[s] = true
 		sc := c.segs[s]
 		if sc == nil {
-			sc = &segColumns{}
+			sc = &segColumns{done: make(chan struct{})}
 			c.segs[s] = sc
 		}
 		out[i] = sc

@@ -80,8 +80,8 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		req.Sort = bsearch.SortOrder{&bsearch.SortScore{Desc: true}, byDate, byID}
 	}
 	var res *bleve.SearchResult
-	if e.columnsOff {
-		fc.err = errNoColumns
+	if e.columnsOff || !e.columns.warm(e.idx) {
+		fc.err = errNoColumns // (or a large segment's columns are still being built)
 	} else {
 		res, err = e.idx.SearchInContext(ctx, req)
 	}

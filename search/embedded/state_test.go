@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -76,5 +77,55 @@ func TestIndexDirAfterLayoutV7(t *testing.T) {
 	}
 	if err := SetCurrent(dir, old); err == nil {
 		t.Fatalf("SetCurrent accepted the previous layout's directory %s", old)
+	}
+}
+
+// A segment too large to build its columns inline (here: every segment) is built in the
+// background; searches meanwhile take Bleve's facets and give the same results, and use the
+// columns once they are built.
+func TestLargeSegmentColumnsBuildInBackground(t *testing.T) {
+	e, err := Open(Options{Dir: t.TempDir(), Analyzer: testAnalyzer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.columns.inlineMax = 0
+	e.closeOnce.Do(func() { close(e.stopWarm); <-e.warmDone }) // no warm loop: the search itself starts the build
+	ctx := t.Context()
+	var ops []search.Op
+	for i := range 40 {
+		d := &search.Document{ID: fmt.Sprintf("d%02d", i), Version: 1, Title: "停车难 第" + strconv.Itoa(i) + "号", Body: "小区停车",
+			Unit: fmt.Sprintf("u%d", i%3), Category: "城建", Date: time.Date(2025, time.Month(1+i%12), 3, 9, 0, 0, 0, search.Location)}
+		ops = append(ops, search.Op{Kind: search.OpUpsert, ID: d.ID, Version: 1, Doc: d})
+	}
+	if _, err := e.Apply(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	q := search.Query{Text: "停车", Scope: search.Scope{AllUnits: true, MaxLevel: 3}, Facets: search.AllFacets, DateHistogram: search.IntervalMonth, Size: 50}
+	first, err := e.Search(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.columnCount.Load() != 0 {
+		t.Fatal("the first search waited for the columns instead of taking Bleve's facets")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !e.columns.warm(e.idx) {
+		if time.Now().After(deadline) {
+			t.Fatal("background column build did not finish")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := e.columnCount.Load()
+	second, err := e.Search(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.columnCount.Load() != before+1 {
+		t.Fatal("search after the background build did not use the columns")
+	}
+	first.Took, second.Took = 0, 0
+	if fmt.Sprint(first) != fmt.Sprint(second) || second.Total != 40 {
+		t.Fatalf("before the build\n%v\nafter\n%v", first, second)
 	}
 }
