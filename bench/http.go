@@ -72,7 +72,7 @@ func (e *env) httpScenario(ctx context.Context) error {
 	}
 	targets, kinds := e.httpTargets(base, researcher, reporter)
 	if len(e.cfg.HTTPSteps) > 0 {
-		e.httpSteps(targets, kinds)
+		e.httpSteps(ctx, targets, kinds)
 	}
 	var prof func()
 	if e.cfg.ProfileDir != "" {
@@ -163,15 +163,25 @@ func attack(targets []vegeta.Target, kinds map[string]string, rate int, dur time
 // httpSteps runs the workload at each of the step rates for HTTPStepDuration, lowest first,
 // and reports which rates hold the target's latency and error bounds: the capacity of the
 // machine, next to the run at the target rate.
-func (e *env) httpSteps(targets []vegeta.Target, kinds map[string]string) {
+func (e *env) httpSteps(ctx context.Context, targets []vegeta.Target, kinds map[string]string) {
 	steps := slices.Clone(e.cfg.HTTPSteps)
 	slices.Sort(steps)
 	t := &Table{Title: fmt.Sprintf("HTTP capacity: the same mixed workload at increasing rates, %s each", e.cfg.HTTPStepDuration),
-		Header: []string{"offered req/s", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "success", "p99 ≤ 200 ms and no errors"}}
+		Header: []string{"offered req/s", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "success", "p99 ≤ 200 ms and no errors",
+			"CPU ms/request: this process", "PostgreSQL"}}
 	best := 0
+	postmaster := e.postmaster(ctx)
 	for _, r := range steps {
 		e.logf("HTTP step: %d requests/s for %s", r, e.cfg.HTTPStepDuration)
+		selfCPU, pgCPU := processCPU(os.Getpid()), treeCPU(postmaster)
 		all, _, _ := attack(targets, kinds, r, e.cfg.HTTPStepDuration)
+		selfCPU, pgCPU = processCPU(os.Getpid())-selfCPU, treeCPU(postmaster)-pgCPU
+		perReq := func(d time.Duration) string {
+			if all.Requests == 0 || postmaster <= 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f", d.Seconds()*1000/float64(all.Requests))
+		}
 		ok := all.Success == 1 && all.Latencies.P99 <= 200*time.Millisecond
 		mark := "no"
 		if ok {
@@ -179,11 +189,12 @@ func (e *env) httpSteps(targets []vegeta.Target, kinds map[string]string) {
 			best = max(best, r)
 		}
 		t.add(strconv.Itoa(r), fmt.Sprintf("%.0f", all.Throughput), ms(all.Latencies.P50), ms(all.Latencies.P90), ms(all.Latencies.P99),
-			ms(all.Latencies.Max), fmt.Sprintf("%.2f%%", all.Success*100), mark)
+			ms(all.Latencies.Max), fmt.Sprintf("%.2f%%", all.Success*100), mark, perReq(selfCPU), perReq(pgCPU))
 	}
 	e.res.HTTPCapacity = best
 	t.Notes = append(t.Notes, fmt.Sprintf("highest offered rate within the bounds: %d req/s (0: none of the steps)", best),
-		"each step starts from a warm server; the steps run before the run at the target rate")
+		"each step starts from a warm server; the steps run before the run at the target rate",
+		"CPU per request: user and system time of this process (web app, indexer, engine and the load generator) and of the PostgreSQL server's processes during the step, divided by the requests")
 	e.table(t)
 }
 
