@@ -130,7 +130,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	cfg.IndexDir, cfg.Logger = filepath.Join(data, "index"), log
 	fmt.Printf("infowork bench: %d documents from %s (seed %d), data in %s\n", cfg.Docs, ds.Source, cfg.Seed, data)
 	notes := []string{
-		"the machine is shared: other engineers were compiling and testing during the run, so absolute figures are noisy; compare the ratios, which are measured side by side in the same run",
+		"absolute figures depend on what else the machine runs (the load average above); compare the ratios, which are measured side by side in the same run",
 		fmt.Sprintf("corpus: %s, %d messages, seed %d", ds.Source, len(ds.Messages), cfg.Seed),
 	}
 	if cfg.OpenSearchURL == "" {
