@@ -83,33 +83,8 @@ func newFilterSpec(q search.Query) *filterSpec {
 	}
 	slices.Sort(allowed)
 	fs.outside = &termSet{fLabelCats, slices.Compact(allowed)}
-	if len(q.Units) > 0 {
-		add(fUnit, q.Units)
-	}
-	if len(q.Categories) > 0 {
-		add(fCategory, q.Categories)
-	}
-	if len(q.Districts) > 0 {
-		add(fDistrict, q.Districts)
-	}
-	if len(q.Months) > 0 {
-		add(fMonth, q.Months)
-	}
-	if len(q.Classifications) > 0 {
-		names := make([]string, len(q.Classifications))
-		for i, l := range q.Classifications {
-			names[i] = levelName(l)
-		}
-		add(fClassification, names)
-	}
-	if len(q.Archived) > 0 {
-		add(fArchived, q.Archived)
-	}
-	if len(q.Endorsed) > 0 {
-		add(fEndorsed, q.Endorsed)
-	}
-	if len(q.States) > 0 {
-		add(fState, q.States)
+	for _, ts := range keywordFilters(q) {
+		add(ts.field, ts.terms)
 	}
 	// The key: every set in order, values joined by a byte no term holds (label category
 	// terms are hex, the others are codes and names without control characters).

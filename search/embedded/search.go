@@ -363,38 +363,38 @@ func termsOutside(field string, allowed []string) query.Query {
 
 func filters(q search.Query) []query.Query {
 	var fs []query.Query
-	if len(q.Units) > 0 {
-		fs = append(fs, anyTerm(fUnit, q.Units))
-	}
-	if len(q.Categories) > 0 {
-		fs = append(fs, anyTerm(fCategory, q.Categories))
-	}
-	if len(q.Districts) > 0 {
-		fs = append(fs, anyTerm(fDistrict, q.Districts))
-	}
-	if len(q.Months) > 0 {
-		fs = append(fs, anyTerm(fMonth, q.Months))
-	}
-	if len(q.Classifications) > 0 {
-		names := make([]string, len(q.Classifications))
-		for i, l := range q.Classifications {
-			names[i] = levelName(l)
-		}
-		fs = append(fs, anyTerm(fClassification, names))
-	}
-	if len(q.Archived) > 0 {
-		fs = append(fs, anyTerm(fArchived, q.Archived))
-	}
-	if len(q.Endorsed) > 0 {
-		fs = append(fs, anyTerm(fEndorsed, q.Endorsed))
-	}
-	if len(q.States) > 0 {
-		fs = append(fs, anyTerm(fState, q.States))
+	for _, ts := range keywordFilters(q) {
+		fs = append(fs, anyTerm(ts.field, ts.terms))
 	}
 	if dq := dateFilter(q); dq != nil {
 		fs = append(fs, dq)
 	}
 	return fs
+}
+
+// keywordFilters are q's keyword filters as (field, values), empty ones left out.
+func keywordFilters(q search.Query) []termSet {
+	var out []termSet
+	add := func(field string, values []string) {
+		if len(values) > 0 {
+			out = append(out, termSet{field, values})
+		}
+	}
+	add(fUnit, q.Units)
+	add(fCategory, q.Categories)
+	add(fDistrict, q.Districts)
+	add(fMonth, q.Months)
+	if len(q.Classifications) > 0 {
+		names := make([]string, len(q.Classifications))
+		for i, l := range q.Classifications {
+			names[i] = levelName(l)
+		}
+		add(fClassification, names)
+	}
+	add(fArchived, q.Archived)
+	add(fEndorsed, q.Endorsed)
+	add(fState, q.States)
+	return out
 }
 
 // dateFilter is q's date range (nil: none).
