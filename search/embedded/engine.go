@@ -209,7 +209,7 @@ func (e *Engine) Close() error {
 		close(e.stopWarm)
 		<-e.warmDone
 	})
-	defer e.columns.bg.Wait() // background builds hold their segments; let them finish
+	defer e.columns.close() // background builds hold their segments; let them finish
 	if err := e.idx.Close(); err != nil {
 		return fmt.Errorf("embedded: close: %w", err)
 	}

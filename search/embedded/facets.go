@@ -102,7 +102,16 @@ type columnCache struct {
 	inlineMax uint64 // inlineBuildMax (tests lower it)
 	mu        sync.Mutex
 	segs      map[segment.Segment]*segColumns
-	bg        sync.WaitGroup // background builds (Engine.Close waits)
+	bg        sync.WaitGroup // background builds (close waits)
+	closed    bool           // no more background builds (under mu)
+}
+
+// close waits for the background builds and starts no more.
+func (c *columnCache) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.bg.Wait()
 }
 
 // errColumnsPending: a large segment's columns are still being built.
@@ -139,7 +148,9 @@ func (c *columnCache) prepare(sc *segColumns, seg segment.Segment) bool {
 		sc.build(seg)
 		return true
 	}
-	if sc.started.CompareAndSwap(false, true) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed && sc.started.CompareAndSwap(false, true) {
 		seg.AddRef()
 		c.bg.Add(1)
 		go func() {
