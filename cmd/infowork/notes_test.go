@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -68,7 +69,14 @@ func TestNotesCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inc := strings.Replace(string(src), "unid='1442C2F472378BE1C12575CA002B4A72' sequence='1'", "unid='1442C2F472378BE1C12575CA002B4A72' sequence='2'", 1)
+	// The export's (first) document, read from the file: the corpus stays in ../shared. Design
+	// notes come before it in the file and are skipped by the importer.
+	first := regexp.MustCompile(`(?s)<document\b[^>]*>\s*<noteinfo [^>]*unid='([0-9A-F]{32})' sequence='1'`).FindStringSubmatch(string(src))
+	if first == nil {
+		t.Fatal("test_text_type.xml: no document with sequence 1")
+	}
+	unid := first[1]
+	inc := strings.Replace(string(src), "unid='"+unid+"' sequence='1'", "unid='"+unid+"' sequence='2'", 1)
 	if err := os.WriteFile(filepath.Join(drop, "0001.dxl"), []byte(inc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +93,7 @@ func TestNotesCommands(t *testing.T) {
 	}
 	defer db.Close()
 	var seq int64
-	if err := db.QueryRow(ctx, `SELECT sequence FROM notes_documents WHERE unid = '1442C2F472378BE1C12575CA002B4A72'`).Scan(&seq); err != nil || seq != 2 {
+	if err := db.QueryRow(ctx, `SELECT sequence FROM notes_documents WHERE unid = $1`, unid).Scan(&seq); err != nil || seq != 2 {
 		t.Fatalf("incremental export not applied: sequence %d, %v", seq, err)
 	}
 
