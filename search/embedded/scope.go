@@ -36,12 +36,17 @@ import (
 
 // filterSpec is a search's keyword filters in a form the bitmaps are built from.
 type filterSpec struct {
-	none     bool        // matches nothing (no clearance, or a filter with no values)
-	anyOf    []termSet   // AND over the sets, OR within a set
-	levelMax int         // classification levels above this are excluded
-	outside  *termSet    // exclude documents holding any term of this field outside terms
-	key      string      // canonical form: the cache key
-	fallback query.Query // the same filter as Bleve queries (readers that are not scorch snapshots)
+	none     bool         // matches nothing (no clearance, or a filter with no values)
+	anyOf    []termSet    // AND over the sets, OR within a set
+	levelMax int          // classification levels above this are excluded
+	outside  *termSet     // exclude documents holding any term of this field outside terms
+	key      string       // canonical form: the cache key
+	q        search.Query // the search, for the same filter as Bleve queries (fallback)
+}
+
+// fallback is the same filter as Bleve queries, for readers that are not scorch snapshots.
+func (fs *filterSpec) fallback() query.Query {
+	return query.NewConjunctionQuery(append(scopeFilter(fs.q.Scope), filters(withoutDates(fs.q))...))
 }
 
 type termSet struct {
@@ -52,8 +57,7 @@ type termSet struct {
 // newFilterSpec is the filter of q: its scope and keyword filters (not the date range).
 func newFilterSpec(q search.Query) *filterSpec {
 	s := q.Scope
-	fs := &filterSpec{levelMax: s.MaxLevel}
-	fs.fallback = query.NewConjunctionQuery(append(scopeFilter(s), filters(withoutDates(q))...))
+	fs := &filterSpec{levelMax: s.MaxLevel, q: q}
 	if s.MaxLevel < 0 {
 		fs.none, fs.key = true, "none"
 		return fs
@@ -159,7 +163,7 @@ type filterQuery struct {
 func (q *filterQuery) Searcher(ctx context.Context, r index.IndexReader, m mapping.IndexMapping, o bsearch.SearcherOptions) (bsearch.Searcher, error) {
 	snap, ok := r.(*scorch.IndexSnapshot)
 	if !ok {
-		return q.spec.fallback.Searcher(ctx, r, m, o)
+		return q.spec.fallback().Searcher(ctx, r, m, o)
 	}
 	segs := snap.Segments()
 	entries := q.cache.filters(segs)

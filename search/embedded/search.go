@@ -143,11 +143,11 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	for i := range out.Hits {
 		ids[i], titles[i] = out.Hits[i].ID, out.Hits[i].Title
 	}
-	for i, s := range e.highlights(ctx, fTitle, ids, titles, terms, 0) {
-		out.Hits[i].TitleHTML = s
-	}
-	for i, s := range e.highlights(ctx, fBody, ids, bodies, terms, snippetRunes) {
-		out.Hits[i].Snippet = s
+	title := &highlightField{name: fTitle, texts: titles}
+	body := &highlightField{name: fBody, texts: bodies, maxRunes: snippetRunes}
+	e.highlight(ctx, ids, terms, title, body)
+	for i := range out.Hits {
+		out.Hits[i].TitleHTML, out.Hits[i].Snippet = title.out[i], body.out[i]
 	}
 	e.setAttachmentHits(out.Hits, withAtt, terms) // attachments.go
 	if fc != nil && (len(q.Facets) > 0 || q.DateHistogram != "") {
